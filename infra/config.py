@@ -1,0 +1,448 @@
+"""Typed, validated configuration of one environment, loaded from `config/<name>.yaml`.
+
+Every per-environment value of the estate lives in these models; stacks receive the slice they
+need and never read YAML. A bad file produces `ConfigError` whose lines each name the file, the
+field and the fix, so `python -m infra validate` and `cdk synth` can print them and exit 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+REQUIRED_TAGS = ("Project", "Environment", "Owner", "CostCenter")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,14}$")
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where an environment's stacks are deployed, and how they are tagged."""
+
+    environment: str
+    account: str
+    region: str
+    availability_zones: tuple[str, ...]
+    tags: tuple[tuple[str, str], ...]
+
+
+class ConfigError(Exception):
+    """One or more problems in configuration files; `lines` are ready to print."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+class SubfieldError(ValueError):
+    """Raised by a model validator to report several problems at sub-locations of the model.
+
+    Each entry is (relative field path, message); the loader prefixes the model's own location.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in problems))
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_sizes(min_size: int, desired: int, max_size: int) -> list[tuple[str, str]]:
+    """min <= desired <= max, reported on the field to change."""
+    problems = []
+    if min_size > max_size:
+        problems.append(("min_size", f"{min_size} is greater than max_size {max_size}; lower it"))
+    elif desired < min_size:
+        problems.append(
+            ("desired_size", f"{desired} is below min_size {min_size}; raise it to at least that")
+        )
+    elif desired > max_size:
+        problems.append(
+            ("desired_size", f"{desired} is above max_size {max_size}; lower it to at most that")
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------- network
+
+
+class NetworkConfig(Strict):
+    """The VPC: one public and one private subnet per availability zone, in zone order."""
+
+    vpc_cidr: ipaddress.IPv4Network = Field(description="IPv4 CIDR of the VPC, e.g. 10.0.0.0/16.")
+    public_subnets: list[ipaddress.IPv4Network] = Field(
+        description="Public subnet CIDRs, one per availability zone, in the order of "
+        "`availability_zones`. Hold the ALB and the NAT gateways."
+    )
+    private_subnets: list[ipaddress.IPv4Network] = Field(
+        description="Private subnet CIDRs, one per availability zone, in the order of "
+        "`availability_zones`. Hold the EKS nodes, the database host and Redis."
+    )
+    nat_gateways: int = Field(
+        ge=1,
+        le=2,
+        description="NAT gateways: 1 (one shared, cheaper) or 2 (one per AZ, survives an AZ loss).",
+    )
+    flow_log_retention_days: int = Field(
+        description="Retention of the VPC flow logs in CloudWatch Logs, in days "
+        "(a CloudWatch-supported value such as 30, 90, 365)."
+    )
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention_supported(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            nearest = min(LOG_RETENTION_DAYS, key=lambda d: abs(d - days))
+            raise ValueError(
+                f"{days} is not a CloudWatch Logs retention period; use e.g. {nearest}"
+            )
+        return days
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> NetworkConfig:
+        problems: list[tuple[str, str]] = []
+        named = [(f"public_subnets[{i}]", s) for i, s in enumerate(self.public_subnets)] + [
+            (f"private_subnets[{i}]", s) for i, s in enumerate(self.private_subnets)
+        ]
+        for field in ("public_subnets", "private_subnets"):
+            count = len(getattr(self, field))
+            if count != 2:
+                problems.append(
+                    (field, f"has {count} subnets; give exactly 2, one per availability zone")
+                )
+        for loc, subnet in named:
+            if not subnet.subnet_of(self.vpc_cidr):
+                problems.append((loc, f"{subnet} is not inside vpc_cidr {self.vpc_cidr}"))
+        for i, (loc, subnet) in enumerate(named):
+            for other_loc, other in named[:i]:
+                if subnet.overlaps(other):
+                    problems.append((loc, f"{subnet} overlaps {other_loc} {other}"))
+        if problems:
+            raise SubfieldError(problems)
+        return self
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class NodeGroupConfig(Strict):
+    """One EKS managed node group."""
+
+    instance_types: list[str] = Field(min_length=1, description="EC2 instance types of the nodes.")
+    min_size: int = Field(ge=0, description="Fewest nodes the autoscaler keeps.")
+    desired_size: int = Field(ge=0, description="Nodes at creation.")
+    max_size: int = Field(ge=1, description="Most nodes the autoscaler may start.")
+
+    @model_validator(mode="after")
+    def _sizes_ordered(self) -> NodeGroupConfig:
+        if problems := check_sizes(self.min_size, self.desired_size, self.max_size):
+            raise SubfieldError(problems)
+        return self
+
+
+class NodeGroupsConfig(Strict):
+    """The two tiers of the cluster (seed EKS-200)."""
+
+    frontend: NodeGroupConfig = Field(description="Nodes labelled tier=frontend (the UI).")
+    backend: NodeGroupConfig = Field(description="Nodes labelled tier=backend (API and worker).")
+
+
+class ClusterConfig(Strict):
+    """The EKS control plane (seeds EKS-100/101)."""
+
+    kubernetes_version: str = Field(
+        default="1.35",
+        description="Kubernetes minor version of the control plane; must be in standard support.",
+    )
+    node_groups: NodeGroupsConfig = Field(description="Managed node groups, one per tier.")
+
+
+# --------------------------------------------------------------------------- database
+
+
+class DatabaseConfig(Strict):
+    """The EC2 host that runs PostgreSQL (seeds DB-100/200/300)."""
+
+    instance_type: str = Field(description="EC2 instance type of the database host.")
+    data_volume_size_gib: int = Field(ge=20, le=16384, description="gp3 data volume size, GiB.")
+    data_volume_iops: int = Field(default=3000, ge=3000, le=16000, description="gp3 IOPS.")
+    data_volume_throughput_mibps: int = Field(
+        default=125, ge=125, le=1000, description="gp3 throughput, MiB/s."
+    )
+    postgres_version: int = Field(default=16, description="PostgreSQL major version.")
+    max_connections: int = Field(default=200, ge=20, description="PostgreSQL max_connections.")
+    shared_buffers: str = Field(default="4GB", description="PostgreSQL shared_buffers.")
+    work_mem: str = Field(default="64MB", description="PostgreSQL work_mem.")
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+class WorkloadConfig(Strict):
+    """Resources and replica bounds of one CRM Deployment."""
+
+    cpu: str = Field(description="CPU ceiling per pod (Kubernetes quantity), from the seeds.")
+    memory: str = Field(description="Memory ceiling per pod (Kubernetes quantity).")
+    min_replicas: int = Field(ge=1, description="Fewest pods the autoscaler keeps.")
+    max_replicas: int = Field(ge=1, description="Most pods the autoscaler may run.")
+
+    @model_validator(mode="after")
+    def _replicas_ordered(self) -> WorkloadConfig:
+        if self.min_replicas > self.max_replicas:
+            raise SubfieldError(
+                [
+                    (
+                        "min_replicas",
+                        f"{self.min_replicas} is greater than max_replicas "
+                        f"{self.max_replicas}; lower it",
+                    )
+                ]
+            )
+        return self
+
+
+class WorkloadsConfig(Strict):
+    """The CRM's Deployments (seed component specifications)."""
+
+    frontend: WorkloadConfig = Field(description="The UI Deployment.")
+    backend: WorkloadConfig = Field(description="The API Deployment.")
+    worker: WorkloadConfig = Field(description="The background worker Deployment.")
+
+
+# --------------------------------------------------------------------------- environment
+
+
+class EnvironmentConfig(Strict):
+    """Everything one environment (dev, qa, prod, ...) is made of."""
+
+    name: str = Field(description="Environment name; must equal the file name (dev in dev.yaml).")
+    account: str = Field(
+        description="AWS account id, 12 digits, quoted. The committed ids are examples: "
+        "replace them."
+    )
+    region: str = Field(description="AWS region, e.g. sa-east-1.")
+    availability_zones: list[str] = Field(
+        description="Exactly two availability zones of `region`, e.g. [sa-east-1a, sa-east-1b]; "
+        "explicit so that synth needs no AWS lookup."
+    )
+    domain_name: str = Field(description="DNS name the CRM is served on, lower-case.")
+    tags: dict[str, str] = Field(
+        description="Tags applied to every resource; must include Project, Environment (equal to "
+        "`name`), Owner and CostCenter."
+    )
+    network: NetworkConfig = Field(description="The VPC and its subnets.")
+    cluster: ClusterConfig = Field(description="The EKS cluster and its node groups.")
+    database: DatabaseConfig = Field(description="The PostgreSQL host.")
+    workloads: WorkloadsConfig = Field(description="The CRM's Kubernetes Deployments.")
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account_quoted(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} must be a quoted string of 12 digits, e.g. '123456789012'")
+        if not re.fullmatch(r"\d{12}", value):
+            raise ValueError(f"{value!r} must be 12 digits, e.g. '123456789012'")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(
+                f"{value!r} must be 2-15 lower-case letters or digits starting with a letter"
+            )
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as sa-east-1")
+        return value
+
+    @field_validator("domain_name")
+    @classmethod
+    def _domain_lower(cls, value: str) -> str:
+        if value != value.lower():
+            raise ValueError(f"{value!r} must be lower-case: use {value.lower()!r}")
+        if not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise ValueError(f"{value!r} is not a valid DNS name")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnvironmentConfig:
+        problems: list[tuple[str, str]] = []
+        zones = self.availability_zones
+        if len(zones) != 2:
+            problems.append(
+                ("availability_zones", f"has {len(zones)} zones; give exactly 2 of {self.region}")
+            )
+        if len(set(zones)) != len(zones):
+            problems.append(("availability_zones", "lists a zone twice; give two different zones"))
+        for i, zone in enumerate(zones):
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
+                problems.append(
+                    (f"availability_zones[{i}]", f"{zone!r} is not a zone of {self.region}")
+                )
+        for key in REQUIRED_TAGS:
+            if key not in self.tags:
+                problems.append(("tags", f"{key} is missing; add it"))
+        env_tag = self.tags.get("Environment")
+        if env_tag is not None and env_tag != self.name:
+            problems.append(("tags.Environment", f"{env_tag!r} must equal name {self.name!r}"))
+        if problems:
+            raise SubfieldError(problems)
+        return self
+
+    @property
+    def site(self) -> Site:
+        """Placement and tags shared by every stack of the environment."""
+        return Site(
+            environment=self.name,
+            account=self.account,
+            region=self.region,
+            availability_zones=tuple(self.availability_zones),
+            tags=tuple(sorted(self.tags.items())),
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_loc(loc: Iterable[str | int]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _join(base: str, sub: str) -> str:
+    if not base:
+        return sub
+    return base + sub if sub.startswith("[") else f"{base}.{sub}"
+
+
+_FIXES = {
+    "extra_forbidden": "unknown key; remove it or correct its spelling (docs/config-reference.md)",
+    "missing": "is required; add it (docs/config-reference.md)",
+}
+
+
+def _error_lines(label: str, exc: ValidationError) -> Iterator[str]:
+    for error in exc.errors(include_url=False):
+        loc = _format_loc(error["loc"])
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, SubfieldError):
+            for sub, message in cause.problems:
+                yield f"{label}: {_join(loc, sub)}: {message}"
+            continue
+        fix = _FIXES.get(error["type"])
+        if fix is not None:
+            message = fix
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            if "input" in error and error["type"] not in ("value_error",):
+                message = f"{error['input']!r}: {message}"
+        yield f"{label}: {loc or '(file)'}: {message}"
+
+
+def display_path(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_config(path: Path) -> EnvironmentConfig:
+    """Parse and validate one environment file; raise ConfigError with one line per problem."""
+    label = display_path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(
+            [f"{label}: cannot read the file ({exc.strerror}); check the path"]
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "somewhere"
+        raise ConfigError(
+            [f"{label}: (file): is not valid YAML at {where}; fix the syntax"]
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{label}: (file): must be a mapping of keys to values"])
+    try:
+        cfg = EnvironmentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_error_lines(label, exc)) from None
+    if cfg.name != path.stem:
+        raise ConfigError(
+            [f"{label}: name: {cfg.name!r} must equal the file name {path.stem!r}; rename one"]
+        )
+    return cfg
+
+
+def environment_files(config_dir: Path = CONFIG_DIR) -> list[Path]:
+    """Every `<name>.yaml` in the config directory is an environment."""
+    return sorted(config_dir.glob("*.yaml"))
+
+
+def load_all(paths: Iterable[Path]) -> list[EnvironmentConfig]:
+    """Load several environments and check what must hold across them (VPC ranges apart)."""
+    lines: list[str] = []
+    loaded: list[tuple[Path, EnvironmentConfig]] = []
+    for path in paths:
+        try:
+            loaded.append((path, load_config(path)))
+        except ConfigError as exc:
+            lines.extend(exc.lines)
+    for i, (path, cfg) in enumerate(loaded):
+        for other_path, other in loaded[:i]:
+            if cfg.network.vpc_cidr.overlaps(other.network.vpc_cidr):
+                lines.append(
+                    f"{display_path(path)}: network.vpc_cidr: {cfg.network.vpc_cidr} overlaps "
+                    f"{other.network.vpc_cidr} of {display_path(other_path)}; give every "
+                    "environment its own range"
+                )
+    if lines:
+        raise ConfigError(lines)
+    return [cfg for _, cfg in loaded]
+
+
+def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:
+    """The named environment, validated together with all others (ranges must not collide)."""
+    files = environment_files(config_dir)
+    if not any(f.stem == name for f in files):
+        known = ", ".join(f.stem for f in files) or "none"
+        raise ConfigError(
+            [f"-c env={name}: no config/{name}.yaml; choose one of: {known}, or add the file"]
+        )
+    return next(cfg for cfg in load_all(files) if cfg.name == name)

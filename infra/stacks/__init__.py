@@ -1,0 +1,1 @@
+"""One module per stack of an environment (`twenty-<env>-<part>`)."""
