@@ -5,12 +5,13 @@ import sys
 
 from aws_cdk import App
 
-from infra.app import build_app
+from infra.app import build_app, cdk_context
 from infra.config import ConfigError
 
 
 def main() -> int:
-    app = App()
+    # cdk.json's flags also when run as plain `python app.py`; the CLI's context wins.
+    app = App(context=cdk_context())
     env = app.node.try_get_context("env")
     try:
         build_app(app, env)
