@@ -280,6 +280,17 @@ TlsPolicy = Literal[
     "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
     "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
 ]
+# The rules of AWSManagedRulesCommonRuleSet (version 1.x), which config may switch to count-only.
+COMMON_RULE_SET_RULES = (
+    "NoUserAgent_HEADER", "UserAgent_BadBots_HEADER", "SizeRestrictions_QUERYSTRING",
+    "SizeRestrictions_Cookie_HEADER", "SizeRestrictions_BODY", "SizeRestrictions_URIPATH",
+    "EC2MetaDataSSRF_BODY", "EC2MetaDataSSRF_COOKIE", "EC2MetaDataSSRF_URIPATH",
+    "EC2MetaDataSSRF_QUERYARGUMENTS", "GenericLFI_QUERYARGUMENTS", "GenericLFI_URIPATH",
+    "GenericLFI_BODY", "RestrictedExtensions_URIPATH", "RestrictedExtensions_QUERYARGUMENTS",
+    "GenericRFI_QUERYARGUMENTS", "GenericRFI_BODY", "GenericRFI_URIPATH",
+    "CrossSiteScripting_COOKIE", "CrossSiteScripting_QUERYARGUMENTS", "CrossSiteScripting_BODY",
+    "CrossSiteScripting_URIPATH",
+)  # fmt: skip
 # AWS WAF's smallest rate-based limit since August 2024 (it was 100 before).
 WAF_MIN_RATE_LIMIT = 10
 WAF_MAX_RATE_LIMIT = 2_000_000_000
@@ -363,7 +374,8 @@ class TargetGroupConfig(Strict):
     """One IP-type target group; pods are registered into it by a TargetGroupBinding."""
 
     port: int = Field(
-        description="Nominal port of the target group (the seeds' service port). Targets "
+        description="Nominal port of the target group: the seeds' service port, 3001 for "
+        "frontend and 3000 for backend. Targets "
         "registered by a TargetGroupBinding carry their own port, the pod port (`edge.pod_port`)."
     )
     deregistration_delay_seconds: int = Field(
@@ -424,6 +436,20 @@ class WafConfig(Strict):
         if limit > WAF_MAX_RATE_LIMIT:
             raise ValueError(f"{limit} is above WAF's maximum; use at most {WAF_MAX_RATE_LIMIT}")
         return limit
+
+    @field_validator("common_rules_count_only")
+    @classmethod
+    def _known_rules(cls, rules: list[str]) -> list[str]:
+        problems = [
+            (f"[{i}]", f"{rule!r} is not a rule of AWSManagedRulesCommonRuleSet; see the WAF docs")
+            for i, rule in enumerate(rules)
+            if rule not in COMMON_RULE_SET_RULES
+        ]
+        if len(set(rules)) != len(rules):
+            problems.append(("", "lists a rule twice; give each rule once"))
+        if problems:
+            raise SubfieldError(problems)
+        return rules
 
 
 def _default_backend_paths() -> list[str]:

@@ -171,9 +171,7 @@ def test_ip_target_groups_from_config(synthesized: SynthesizedEstate, env: str, 
         expected = _expected_target_group(tg)
         assert {k: props.get(k) for k in expected} == expected, tier
         delay = _attributes(groups[ids[tier]], "TargetGroupAttributes")
-        assert delay["deregistration_delay.timeout_seconds"] == str(
-            tg.deregistration_delay_seconds
-        )
+        assert delay["deregistration_delay.timeout_seconds"] == str(tg.deregistration_delay_seconds)
         assert "RefVpc" in _network_output(props["VpcId"])
     assert (cfg.edge.frontend.port, cfg.edge.backend.port) == (3001, 3000)
 
@@ -277,9 +275,9 @@ def test_web_acl_rules(synthesized: SynthesizedEstate, env: str, cfg: Environmen
         assert rule["Statement"]["ManagedRuleGroupStatement"]["VendorName"] == "AWS"
         assert rule["OverrideAction"] == {"None": {}}
     overrides = managed["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
-    assert [
-        (o["Name"], o["ActionToUse"]) for o in overrides.get("RuleActionOverrides", [])
-    ] == [(name, {"Count": {}}) for name in cfg.edge.waf.common_rules_count_only]
+    assert [(o["Name"], o["ActionToUse"]) for o in overrides.get("RuleActionOverrides", [])] == [
+        (name, {"Count": {}}) for name in cfg.edge.waf.common_rules_count_only
+    ]
     rate = rules["RateLimitPerIp"]
     assert rate["Action"] == {"Block": {}}
     assert rate["Statement"]["RateBasedStatement"] == {
@@ -319,9 +317,7 @@ def test_alias_a_record_only(synthesized: SynthesizedEstate, env: str, cfg: Envi
     props = record["Properties"]
     assert props["Type"] == "A"
     assert props["Name"] == f"{cfg.domain_name}."
-    assert props["AliasTarget"]["HostedZoneId"] == {
-        "Fn::GetAtt": [alb_id, "CanonicalHostedZoneID"]
-    }
+    assert props["AliasTarget"]["HostedZoneId"] == {"Fn::GetAtt": [alb_id, "CanonicalHostedZoneID"]}
     assert {"Fn::GetAtt": [alb_id, "DNSName"]} in props["AliasTarget"]["DNSName"]["Fn::Join"][1]
     zone = props["HostedZoneId"]["Fn::GetStackOutput"]
     assert zone["StackName"] == f"twenty-{env}-dns"

@@ -59,9 +59,7 @@ def _tags(cfg: EnvironmentConfig) -> dict[str, Any]:
 
 def _logical_ids(stack: Stack) -> set[str]:
     return {
-        stack.resolve(c.logical_id)
-        for c in stack.node.find_all()
-        if isinstance(c, CfnResource)
+        stack.resolve(c.logical_id) for c in stack.node.find_all() if isinstance(c, CfnResource)
     }
 
 
