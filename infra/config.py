@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -266,13 +266,6 @@ class DnsConfig(Strict):
 # --------------------------------------------------------------------------- edge
 
 # ALB HTTPS policies that negotiate TLS 1.3 (and at least 1.2): the floor and newer ones.
-TLS_POLICIES = (
-    "ELBSecurityPolicy-TLS13-1-2-2021-06",
-    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
-    "ELBSecurityPolicy-TLS13-1-3-2021-06",
-    "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
-    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
-)
 TlsPolicy = Literal[
     "ELBSecurityPolicy-TLS13-1-2-2021-06",
     "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
@@ -280,6 +273,7 @@ TlsPolicy = Literal[
     "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
     "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
 ]
+TLS_POLICIES: tuple[str, ...] = get_args(TlsPolicy)
 # The rules of AWSManagedRulesCommonRuleSet (version 1.x), which config may switch to count-only.
 COMMON_RULE_SET_RULES = (
     "NoUserAgent_HEADER", "UserAgent_BadBots_HEADER", "SizeRestrictions_QUERYSTRING",

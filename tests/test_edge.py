@@ -358,3 +358,13 @@ def test_estate_attributes(synthesized: SynthesizedEstate, env: str) -> None:
     assert isinstance(edge.load_balancer, elbv2.ApplicationLoadBalancer)
     assert edge.alb_security_group.security_group_id
     assert estate.dns.zone.zone_name == estate.config.domain_name
+
+
+def test_nag_acknowledgements_are_narrow(synthesized: SynthesizedEstate, env: str) -> None:
+    """Only the open ALB group (EC23) and the log bucket's own access logs (S1) are waived."""
+    edge = synthesized.estates[env].edge
+    assert sorted((a.rule_id, a.path) for a in edge.acknowledgements) == [
+        ("AwsSolutions-EC23", edge.alb_security_group.node.path),
+        ("AwsSolutions-S1", edge.access_logs.bucket.node.path),
+    ]
+    assert synthesized.estates[env].dns.acknowledgements == []

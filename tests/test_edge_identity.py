@@ -12,8 +12,9 @@ import pytest
 from aws_cdk import App, CfnResource, Stack, assertions
 
 from infra.app import cdk_context
-from infra.config import EnvironmentConfig
+from infra.config import TLS_POLICIES, EnvironmentConfig
 from infra.estate import build_estate
+from infra.stacks.edge import TLS_POLICY_MEMBERS
 from tests.conftest import SynthesizedEstate
 
 STATEFUL = {
@@ -81,15 +82,35 @@ def test_logical_ids_stable(synthesized: SynthesizedEstate, env: str, cfg, chang
     )
 
 
-def test_long_path_list_spans_several_rules(cfg: EnvironmentConfig) -> None:
-    """An ALB rule holds five path values; seven paths become two rules, in order."""
+def test_non_default_edge_options(cfg: EnvironmentConfig) -> None:
+    """Options the committed configs do not use: seven paths, a pinned health-check port, a
+    post-quantum TLS policy. An ALB rule holds five path values, so seven paths become two rules.
+    """
     paths = ["/graphql", "/rest/*", "/auth/*", "/healthz*", "/files/*", "/webhooks/*", "/mcp"]
-    modified = _modified(cfg, {"edge": {"backend_paths": paths}})
-    estate = build_estate(App(context=cdk_context()), modified)
-    rules = assertions.Template.from_stack(estate.edge).find_resources(
-        "AWS::ElasticLoadBalancingV2::ListenerRule"
-    )
+    change = {
+        "edge": {
+            "backend_paths": paths,
+            "tls_policy": "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+            "backend": {"health_check": {"port": 3100}},
+        }
+    }
+    estate = build_estate(App(context=cdk_context()), _modified(cfg, change))
+    template = assertions.Template.from_stack(estate.edge)
+    rules = template.find_resources("AWS::ElasticLoadBalancingV2::ListenerRule")
     by_priority = sorted((r["Properties"] for r in rules.values()), key=lambda p: p["Priority"])
     values = [p["Conditions"][0]["PathPatternConfig"]["Values"] for p in by_priority]
     assert values == [paths[:5], paths[5:]]
     assert [p["Priority"] for p in by_priority] == [10, 20]
+    template.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::Listener",
+        {"Port": 443, "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09"},
+    )
+    [group] = template.find_resources("AWS::EC2::SecurityGroup").values()
+    egress = [r["FromPort"] for r in group["Properties"]["SecurityGroupEgress"]]
+    assert egress == [3000, 3100], "a pinned health-check port is opened next to the pod port"
+    ingress = template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+    assert sorted(r["Properties"]["FromPort"] for r in ingress) == [3000, 3100]
+
+
+def test_every_allowed_tls_policy_is_mapped() -> None:
+    assert set(TLS_POLICY_MEMBERS) == set(TLS_POLICIES)

@@ -12,14 +12,6 @@ from constructs import Construct
 
 from infra.config import WafConfig
 
-# (rule name, managed rule group name) in evaluation order after the IP reputation list.
-_MANAGED_GROUPS = (
-    ("AwsIpReputation", "AWSManagedRulesAmazonIpReputationList"),
-    ("AwsCommonRules", "AWSManagedRulesCommonRuleSet"),
-    ("AwsKnownBadInputs", "AWSManagedRulesKnownBadInputsRuleSet"),
-)
-COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
-
 
 def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     return wafv2.CfnWebACL.VisibilityConfigProperty(
@@ -56,15 +48,6 @@ class LoadBalancerWebAcl(Construct):
         self, scope: Construct, id: str, *, waf: WafConfig, load_balancer_arn: str, metric: str
     ) -> None:
         super().__init__(scope, id)
-        ip_reputation, common, known_bad = (
-            _managed_rule(
-                name,
-                group,
-                priority,
-                waf.common_rules_count_only if group == COMMON_RULE_SET else [],
-            )
-            for priority, (name, group) in zip((0, 2, 3), _MANAGED_GROUPS, strict=True)
-        )
         rate_limit = wafv2.CfnWebACL.RuleProperty(
             name="RateLimitPerIp",
             priority=1,
@@ -83,7 +66,17 @@ class LoadBalancerWebAcl(Construct):
             "WebAcl",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            rules=[ip_reputation, rate_limit, common, known_bad],
+            rules=[
+                _managed_rule("AwsIpReputation", "AWSManagedRulesAmazonIpReputationList", 0, []),
+                rate_limit,
+                _managed_rule(
+                    "AwsCommonRules",
+                    "AWSManagedRulesCommonRuleSet",
+                    2,
+                    waf.common_rules_count_only,
+                ),
+                _managed_rule("AwsKnownBadInputs", "AWSManagedRulesKnownBadInputsRuleSet", 3, []),
+            ],
             visibility_config=_visibility(metric),
         )
         wafv2.CfnWebACLAssociation(

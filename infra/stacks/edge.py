@@ -12,11 +12,13 @@ from constructs import Construct
 
 from infra.config import PATHS_PER_RULE, EdgeConfig, Site
 from infra.constructs.access_log_bucket import AccessLogBucket
+from infra.constructs.alb_security_group import AlbSecurityGroup
 from infra.constructs.ip_target_group import IpTargetGroup
 from infra.constructs.web_acl import LoadBalancerWebAcl
 from infra.stacks.base import EstateStack
 
-_TLS_POLICIES = {
+# The CDK enum member of each policy config accepts (the enum renders exactly that name).
+TLS_POLICY_MEMBERS = {
     "ELBSecurityPolicy-TLS13-1-2-2021-06": elbv2.SslPolicy.RECOMMENDED_TLS,
     "ELBSecurityPolicy-TLS13-1-2-Res-2021-06": elbv2.SslPolicy.TLS13_RES,
     "ELBSecurityPolicy-TLS13-1-3-2021-06": elbv2.SslPolicy.TLS13_13,
@@ -48,36 +50,13 @@ class EdgeStack(EstateStack):
         super().__init__(
             scope, site=site, part="edge", description="Twenty CRM: ALB, WAF, access logs, DNS"
         )
-        self.alb_security_group = ec2.SecurityGroup(
+        self.alb_security_group = AlbSecurityGroup(
             self,
-            "AlbSecurityGroup",
+            "Alb",
             vpc=vpc,
-            description="Internet-facing ALB: HTTP and HTTPS from anywhere, pods only behind",
-            allow_all_outbound=False,
-        )
-        for port, what in ((80, "HTTP, redirected to HTTPS"), (443, "HTTPS")):
-            self.alb_security_group.add_ingress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"{what} from the internet"
-            )
-        # Egress is inline (a Peer.security_group_id rule), so the group's egress list holds
-        # exactly these rules; a standalone egress resource would leave EC2's allow-all default.
-        # The matching ingress lives in this stack so that the network stack never depends on it.
-        workload = ec2.Peer.security_group_id(workload_security_group.security_group_id)
-        for port in sorted(_pod_ports(edge)):
-            self.alb_security_group.add_egress_rule(
-                workload, ec2.Port.tcp(port), f"To Twenty pods on {port}"
-            )
-            ec2.CfnSecurityGroupIngress(
-                self,
-                f"WorkloadIngressFromAlb{port}",
-                group_id=workload_security_group.security_group_id,
-                source_security_group_id=self.alb_security_group.security_group_id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"From the ALB to Twenty pods on {port}",
-            )
-
+            workload=workload_security_group,
+            ports=_pod_ports(edge),
+        ).security_group
         self.access_logs = AccessLogBucket(
             self,
             "AccessLogs",
@@ -113,7 +92,7 @@ class EdgeStack(EstateStack):
             "Https",
             port=443,
             protocol=elbv2.ApplicationProtocol.HTTPS,
-            ssl_policy=_TLS_POLICIES[edge.tls_policy],
+            ssl_policy=TLS_POLICY_MEMBERS[edge.tls_policy],
             certificates=[elbv2.ListenerCertificate.from_certificate_manager(certificate)],
             default_action=elbv2.ListenerAction.forward([self.frontend_target_group]),
             open=False,
