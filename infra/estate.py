@@ -1,7 +1,8 @@
 """Builds the stacks of one environment and wires each stack's outputs into the next.
 
 Dependencies follow the resources a stack uses, so an environment deploys in few waves:
-network first; then the stacks that only need the VPC, in parallel.
+network and dns first (independent); then the stacks that only need them, in parallel
+(edge needs the VPC, the workload security group, the zone and the certificate).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.stacks.base import EstateStack
+from infra.stacks.dns import DnsStack
+from infra.stacks.edge import EdgeStack
 from infra.stacks.network import NetworkStack
 
 # Every environment has one stack per part, named twenty-<env>-<part>.
-STACK_PARTS = ("network",)
+STACK_PARTS = ("network", "dns", "edge")
 
 
 @dataclass
@@ -24,14 +27,26 @@ class Estate:
 
     config: EnvironmentConfig
     network: NetworkStack
+    dns: DnsStack
+    edge: EdgeStack
 
     @property
     def stacks(self) -> list[EstateStack]:
-        return [self.network]
+        return [self.network, self.dns, self.edge]
 
 
 def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
     """Create every stack of `cfg`'s environment under `scope` (an App or a Stage)."""
     site = cfg.site
     network = NetworkStack(scope, site=site, network=cfg.network)
-    return Estate(config=cfg, network=network)
+    dns = DnsStack(scope, site=site, domain_name=cfg.domain_name, dns=cfg.dns)
+    edge = EdgeStack(
+        scope,
+        site=site,
+        edge=cfg.edge,
+        vpc=network.vpc,
+        workload_security_group=network.workload_security_group,
+        zone=dns.zone,
+        certificate=dns.certificate,
+    )
+    return Estate(config=cfg, network=network, dns=dns, edge=edge)

@@ -1,0 +1,40 @@
+"""The S3 bucket an ALB writes its access logs to.
+
+ALB log delivery supports only SSE-S3 (not KMS) encryption, so the bucket uses S3-managed keys;
+it is private, SSL-only and expires old logs. Its logical id is pinned so that a refactor of the
+construct tree can never replace it (and orphan or delete the logs).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+
+class AccessLogBucket(Construct):
+    """`self.bucket`: encrypted, public access blocked, SSL-only, expiring after N days."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, logical_id: str, expiration_days: int, retain: bool
+    ) -> None:
+        super().__init__(scope, id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(expiration_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        )
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.override_logical_id(logical_id)

@@ -1,0 +1,55 @@
+"""`twenty-<env>-dns`: the environment's public hosted zone and its TLS certificate (DNS-1xx)."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Fn, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_route53 as route53
+from constructs import Construct
+
+from infra.config import DnsConfig, Site
+from infra.stacks.base import EstateStack
+
+
+class DnsStack(EstateStack):
+    """The zone is the root of trust of the environment's name: it is retained and its logical
+    id pinned, because a new zone gets new name servers and breaks the parent's delegation.
+
+    The certificate is validated by CNAME records CloudFormation writes into this zone, so the
+    first deploy waits until the zone is delegated from the parent domain (see README).
+    """
+
+    def __init__(self, scope: Construct, *, site: Site, domain_name: str, dns: DnsConfig) -> None:
+        super().__init__(
+            scope, site=site, part="dns", description="Twenty CRM: public hosted zone, certificate"
+        )
+        self.zone = route53.PublicHostedZone(
+            self,
+            "HostedZone",
+            zone_name=domain_name,
+            comment=f"Twenty CRM {site.environment}: delegated from the parent domain",
+        )
+        self.zone.apply_removal_policy(RemovalPolicy.RETAIN)
+        cfn_zone = self.zone.node.default_child
+        assert isinstance(cfn_zone, route53.CfnHostedZone)
+        cfn_zone.override_logical_id("HostedZone")
+
+        self.certificate = acm.Certificate(
+            self,
+            "Certificate",
+            domain_name=domain_name,
+            subject_alternative_names=dns.subject_alternative_names or None,
+            validation=acm.CertificateValidation.from_dns(self.zone),
+        )
+        cfn_certificate = self.certificate.node.default_child
+        assert isinstance(cfn_certificate, acm.CfnCertificate)
+        cfn_certificate.override_logical_id("Certificate")
+
+        CfnOutput(self, "HostedZoneId", value=self.zone.hosted_zone_id)
+        CfnOutput(
+            self,
+            "NameServers",
+            value=Fn.join(",", self.zone.hosted_zone_name_servers or []),
+            description=f"Create an NS record for {domain_name} in the parent zone with these",
+        )
+        CfnOutput(self, "CertificateArn", value=self.certificate.certificate_arn)
