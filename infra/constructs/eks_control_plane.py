@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from typing import cast
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -84,6 +85,14 @@ class EksControlPlane(Construct):
             kubectl_provider_options=eks.KubectlProviderOptions(
                 kubectl_layer=kubectl_layer(self, config.kubernetes_version)
             ),
+        )
+        # jsii's Python ICluster protocol lists a member Cluster lacks (kubectl_provider_options),
+        # so mypy refuses a Cluster where an ICluster is due; it is one at run time.
+        self.handle = cast(eks.ICluster, self.cluster)
+        # The control plane encrypts and decrypts Secrets' data keys with the key at run time.
+        assert self.cluster.role is not None
+        self.secrets_key.grant(
+            self.cluster.role, "kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants"
         )
         for arn in config.admin_role_arns:
             self.cluster.grant_access(

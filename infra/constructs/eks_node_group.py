@@ -43,7 +43,7 @@ class TierNodeGroup(Construct):
         scope: Construct,
         id: str,
         *,
-        cluster: eks.Cluster,
+        cluster: eks.ICluster,
         tier: str,
         config: NodeGroupConfig,
         role: iam.IRole,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput
+from aws_cdk import CfnCondition, CfnElement, CfnOutput
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct, IConstruct
@@ -57,11 +57,10 @@ class ClusterStack(EstateStack):
             self, "ControlPlane", name=name, config=cluster, vpc=vpc
         )
         self.cluster: eks.Cluster = self.control_plane.cluster
+        handle = self.control_plane.handle
         versions = cluster.addons
-        self.vpc_cni = VpcCni(self, "VpcCni", cluster=self.cluster, version=versions.vpc_cni)
-        self.kube_proxy = KubeProxy(
-            self, "KubeProxy", cluster=self.cluster, version=versions.kube_proxy
-        )
+        self.vpc_cni = VpcCni(self, "VpcCni", cluster=handle, version=versions.vpc_cni)
+        self.kube_proxy = KubeProxy(self, "KubeProxy", cluster=handle, version=versions.kube_proxy)
         self.pod_identity_agent = PodIdentityAgent(
             self, "PodIdentityAgent", cluster=self.cluster, version=versions.pod_identity_agent
         )
@@ -75,7 +74,7 @@ class ClusterStack(EstateStack):
             tier: TierNodeGroup(
                 self,
                 f"{tier.title()}Nodes",
-                cluster=self.cluster,
+                cluster=handle,
                 tier=tier,
                 config=getattr(cluster.node_groups, tier),
                 role=self.node_role,
@@ -88,17 +87,15 @@ class ClusterStack(EstateStack):
         for group in nodes:
             group.node.add_dependency(*node_addons)
         cluster_addons: list[IConstruct] = [
-            CoreDns(self, "CoreDns", cluster=self.cluster, version=versions.coredns),
-            MetricsServer(
-                self, "MetricsServer", cluster=self.cluster, version=versions.metrics_server
-            ),
+            CoreDns(self, "CoreDns", cluster=handle, version=versions.coredns),
+            MetricsServer(self, "MetricsServer", cluster=handle, version=versions.metrics_server),
         ]
         for addon in cluster_addons:
             addon.node.add_dependency(*nodes)
         self.load_balancer_controller = AwsLoadBalancerController(
             self,
             "AwsLoadBalancerController",
-            cluster=self.cluster,
+            cluster=handle,
             cluster_name=name,
             chart_version=versions.aws_load_balancer_controller,
             region=self.region,
@@ -107,14 +104,14 @@ class ClusterStack(EstateStack):
         self.external_secrets = ExternalSecrets(
             self,
             "ExternalSecrets",
-            cluster=self.cluster,
+            cluster=handle,
             chart_version=versions.external_secrets,
             secret_name_prefix=self.secret_name_prefix,
         )
         self.cluster_autoscaler = ClusterAutoscaler(
             self,
             "ClusterAutoscaler",
-            cluster=self.cluster,
+            cluster=handle,
             cluster_name=name,
             chart_version=versions.cluster_autoscaler,
             image_tag=versions.cluster_autoscaler_image,
@@ -158,18 +155,25 @@ class ClusterStack(EstateStack):
             "CDK's kubectl provider handler reads Helm charts from ECR with this AWS-managed "
             "read-only policy; the role is built by aws_eks_v2 KubectlProvider",
         )
+        has_ecr_public = kubectl.node.find_child("Handler").node.find_child("HasEcrPublic")
+        assert isinstance(has_ecr_public, CfnCondition)
+        ecr_public = (
+            f'{{"Fn::If":["{self.get_logical_id(has_ecr_public)}",{{"Fn::Join":["",["arn:",'
+            '{"Ref":"AWS::Partition"},":iam::aws:policy/AmazonElasticContainerRegistryPublic'
+            'ReadOnly"]]},{"Ref":"AWS::NoValue"}]}'
+        )
         self.acknowledge(
             handler_role,
-            'AwsSolutions-IAM4[Policy::{"Fn::If":["ControlPlaneClusterKubectlProviderHandler'
-            'HasEcrPublic6AA9E5D7",{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},'
-            '":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},'
-            '{"Ref":"AWS::NoValue"}]}]',
+            f"AwsSolutions-IAM4[Policy::{ecr_public}]",
             "CDK's kubectl provider handler reads public ECR charts with this AWS-managed "
             "read-only policy where ECR Public exists; the role is built by aws_eks_v2",
         )
+        handler_function = kubectl.node.find_child("Handler").node.find_child("Resource")
+        assert isinstance(handler_function, CfnElement)
+        handler_arn = self.get_logical_id(handler_function)
         self.acknowledge(
             framework_role.node.find_child("DefaultPolicy"),
-            "AwsSolutions-IAM5[Resource::<ControlPlaneClusterKubectlProviderHandler4C29DBB3.Arn>:*]",
+            f"AwsSolutions-IAM5[Resource::<{handler_arn}.Arn>:*]",
             "CDK's custom-resource framework Lambda invokes every version of the kubectl "
             "handler function it owns; the wildcard is the version qualifier only",
         )

@@ -32,7 +32,7 @@ class AwsLoadBalancerController(Construct):
         scope: Construct,
         id: str,
         *,
-        cluster: eks.Cluster,
+        cluster: eks.ICluster,
         cluster_name: str,
         chart_version: str,
         region: str,

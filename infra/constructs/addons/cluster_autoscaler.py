@@ -35,7 +35,7 @@ class ClusterAutoscaler(Construct):
         scope: Construct,
         id: str,
         *,
-        cluster: eks.Cluster,
+        cluster: eks.ICluster,
         cluster_name: str,
         chart_version: str,
         image_tag: str,

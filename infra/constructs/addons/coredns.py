@@ -11,7 +11,7 @@ from infra.constructs.addons.managed_addon import ManagedAddon
 class CoreDns(Construct):
     """The `coredns` add-on; created after the nodes exist, since its pods need somewhere to run."""
 
-    def __init__(self, scope: Construct, id: str, *, cluster: eks.Cluster, version: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, cluster: eks.ICluster, version: str) -> None:
         super().__init__(scope, id)
         self.addon = ManagedAddon(
             self, "Addon", cluster=cluster, addon_name="coredns", version=version

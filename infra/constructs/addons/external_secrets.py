@@ -29,7 +29,7 @@ class ExternalSecrets(Construct):
         scope: Construct,
         id: str,
         *,
-        cluster: eks.Cluster,
+        cluster: eks.ICluster,
         chart_version: str,
         secret_name_prefix: str,
     ) -> None:

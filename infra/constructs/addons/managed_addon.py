@@ -23,7 +23,7 @@ class ManagedAddon(Construct):
         scope: Construct,
         id: str,
         *,
-        cluster: eks.Cluster,
+        cluster: eks.ICluster,
         addon_name: str,
         version: str,
         configuration_values: dict[str, Any] | None = None,

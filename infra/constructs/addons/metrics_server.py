@@ -11,7 +11,7 @@ from infra.constructs.addons.managed_addon import ManagedAddon
 class MetricsServer(Construct):
     """The EKS community add-on `metrics-server` (AWS-built image, versioned like the others)."""
 
-    def __init__(self, scope: Construct, id: str, *, cluster: eks.Cluster, version: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, cluster: eks.ICluster, version: str) -> None:
         super().__init__(scope, id)
         self.addon = ManagedAddon(
             self, "Addon", cluster=cluster, addon_name="metrics-server", version=version

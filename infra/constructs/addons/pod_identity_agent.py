@@ -18,8 +18,10 @@ class PodIdentityAgent(Construct):
 
     def __init__(self, scope: Construct, id: str, *, cluster: eks.Cluster, version: str) -> None:
         super().__init__(scope, id)
-        self.addon: IConstruct = cluster.eks_pod_identity_agent
-        resource = self.addon.node.default_child
+        agent = cluster.eks_pod_identity_agent
+        assert agent is not None
+        self.addon: IConstruct = agent
+        resource = agent.node.default_child
         assert isinstance(resource, eks.CfnAddon)
         resource.addon_version = version
         resource.resolve_conflicts = "OVERWRITE"

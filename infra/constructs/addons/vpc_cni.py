@@ -16,7 +16,7 @@ class VpcCni(Construct):
     service account instead of the node role, so no other pod on a node inherits them.
     """
 
-    def __init__(self, scope: Construct, id: str, *, cluster: eks.Cluster, version: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, cluster: eks.ICluster, version: str) -> None:
         super().__init__(scope, id)
         self.role = pod_identity_role(
             self, "Role", description="VPC CNI (aws-node): assigns pod IP addresses"
