@@ -86,6 +86,10 @@ class EksControlPlane(Construct):
                 kubectl_layer=kubectl_layer(self, config.kubernetes_version)
             ),
         )
+        # The cluster's OIDC issuer as an IAM identity provider (native AWS::IAM::OIDCProvider,
+        # feature flag in cdk.json), for any later workload that uses IRSA; controllers here use
+        # Pod Identity.
+        self.oidc_provider = self.cluster.open_id_connect_provider
         # jsii's Python ICluster protocol lists a member Cluster lacks (kubectl_provider_options),
         # so mypy refuses a Cluster where an ICluster is due; it is one at run time.
         self.handle = cast(eks.ICluster, self.cluster)
