@@ -1,8 +1,7 @@
 """Builds the stacks of one environment and wires each stack's outputs into the next.
 
 Dependencies follow the resources a stack uses, so an environment deploys in few waves:
-network and dns first (independent); then the stacks that only need them, in parallel
-(edge needs the VPC, the workload security group, the zone and the certificate).
+network and dns first; then the stacks that only need those, in parallel.
 """
 
 from __future__ import annotations
@@ -13,12 +12,13 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.stacks.base import EstateStack
+from infra.stacks.cluster import ClusterStack
 from infra.stacks.dns import DnsStack
 from infra.stacks.edge import EdgeStack
 from infra.stacks.network import NetworkStack
 
 # Every environment has one stack per part, named twenty-<env>-<part>.
-STACK_PARTS = ("network", "dns", "edge")
+STACK_PARTS = ("network", "dns", "edge", "cluster")
 
 
 @dataclass
@@ -29,10 +29,11 @@ class Estate:
     network: NetworkStack
     dns: DnsStack
     edge: EdgeStack
+    cluster: ClusterStack
 
     @property
     def stacks(self) -> list[EstateStack]:
-        return [self.network, self.dns, self.edge]
+        return [self.network, self.dns, self.edge, self.cluster]
 
 
 def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
@@ -49,4 +50,11 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         zone=dns.zone,
         certificate=dns.certificate,
     )
-    return Estate(config=cfg, network=network, dns=dns, edge=edge)
+    cluster = ClusterStack(
+        scope,
+        site=site,
+        cluster=cfg.cluster,
+        vpc=network.vpc,
+        workload_security_group=network.workload_security_group,
+    )
+    return Estate(config=cfg, network=network, dns=dns, edge=edge, cluster=cluster)
