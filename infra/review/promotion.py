@@ -22,9 +22,11 @@ from infra.review.report import table
 from infra.review.templates import Template, diff_templates
 
 # Name tokens (snake_case or CamelCase words) of values that differ between environments by design.
-BY_DESIGN_TOKENS = frozenset(
-    ["name", "names", "account", "domain", "cidr", "cidrs", "size", "sizes", "count", "min", "max", "desired", "instance", "instances", "retention", "days", "gb", "gib", "storage", "replicas", "nat", "cpu", "memory", "iops", "throughput", "environment"]
-)
+BY_DESIGN_TOKENS = frozenset({
+    "name", "names", "account", "domain", "cidr", "cidrs", "size", "sizes", "count", "min", "max",
+    "desired", "instance", "instances", "retention", "days", "gb", "gib", "storage", "replicas",
+    "nat", "subnets", "cpu", "memory", "iops", "throughput", "environment",
+})  # fmt: skip
 MASK = "<by design>"
 _HASH_SUFFIX = re.compile(r"[0-9A-F]{8}$")
 
