@@ -11,6 +11,7 @@ import copy
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,35 @@ def test_promotion_normalizes_identity_but_not_kind() -> None:
 
 def test_root_is_this_repository() -> None:
     assert (ROOT / "infra" / "review" / "template_diff.js").exists()
+
+
+@pytest.mark.e2e
+def test_end_to_end_tag_change_against_a_temporary_clone(tmp_path: Path) -> None:
+    """The one real run: `python -m infra diff` in a clone, HEAD vs. an edited working tree."""
+    clone = tmp_path / "clone"
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", head], check=True)
+    (clone / "node_modules").symlink_to((ROOT / "node_modules").resolve())
+    dev = clone / "config" / "dev.yaml"
+    text = dev.read_text()
+    assert "  Owner: " in text
+    dev.write_text(re.sub(r"(?m)^  Owner: .*$", "  Owner: crm-reviewers", text))
+    run = subprocess.run(
+        [sys.executable, "-m", "infra", "diff", "--env", "dev", "--base", "HEAD"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    kinds = {kind for kind, _ in _changes_of(run.stdout).values()}
+    assert kinds == {"updated"}
+    assert (clone / "cdk.out" / "diff-dev.md").read_text() == run.stdout
+
+
+def _changes_of(report: str) -> dict[str, tuple[str, str]]:
+    return _changes(Outcome(report=report, per_environment={}, blocked=[]))

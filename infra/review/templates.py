@@ -84,7 +84,11 @@ class ResourceChange:
             return ""
         replacing = [p.name for p in self.properties if p.impact in REPLACING]
         if replacing:
-            return ", ".join(replacing)
+            others = [p.name for p in self.properties if p.impact not in REPLACING]
+            also = (
+                f" (also: {', '.join(others + list(self.other))})" if others or self.other else ""
+            )
+            return ", ".join(replacing) + also
         return ", ".join([p.name for p in self.properties] + list(self.other))
 
 
