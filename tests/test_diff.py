@@ -395,3 +395,23 @@ def test_end_to_end_tag_change_against_a_temporary_clone(tmp_path: Path) -> None
 
 def _changes_of(report: str) -> dict[str, tuple[str, str]]:
     return _changes(Outcome(report=report, per_environment={}, blocked=[]))
+
+
+def test_cli_exits_3_when_blocked_and_0_when_allowed_by_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = _base_stacks()
+    new[DATA]["Resources"]["Zone"]["Properties"]["Name"] = "crm2.example.com."
+    runs = iter(["blocked", "allowed"])
+
+    def fake(*, root: Path, env: str, base: str | None, allowed: frozenset[str]) -> Outcome:
+        return _diff(tmp_path / next(runs), new, allow=",".join(allowed))
+
+    monkeypatch.setattr("infra.review.command.diff_against_ref", fake)
+    reports = tmp_path / "reports"
+    assert main(["diff", "--env", ENV, "--report-dir", str(reports)]) == 3
+    out, err = capsys.readouterr()
+    assert f"{ENV}/{DATA}/Zone" in err.splitlines()[-1]
+    assert (reports / f"diff-{ENV}.md").read_text() == out
+    monkeypatch.setenv("ALLOW_DESTRUCTIVE", f"{ENV}/{DATA}/Zone")
+    assert main(["diff", "--env", ENV, "--report-dir", str(reports)]) == 0
