@@ -74,7 +74,7 @@ class EnvironmentReport:
         return f"- **{self.env}**: " + ", ".join(parts) + f"; {manifests}; {guard}"
 
 
-def _stateful_cell(stack: str, env: str, logical_id: str, findings: list[Finding]) -> str:
+def _stateful_cell(stack: str, logical_id: str, findings: list[Finding]) -> str:
     for finding in findings:
         if finding.stack == stack and finding.change.logical_id == logical_id:
             return "allowed" if finding.allowed else "**BLOCKED**"
@@ -85,7 +85,7 @@ def _stack_section(env: EnvironmentReport, stack: StackReport) -> list[str]:
     lines = [f"### {stack.name} ({stack.status})", ""]
     rows = []
     for change in stack.diff.resources:
-        verdict = _stateful_cell(stack.name, env.env, change.logical_id, env.findings)
+        verdict = _stateful_cell(stack.name, change.logical_id, env.findings)
         kind = f"**{change.kind}**" if change.loses_resource else change.kind
         if change.stateful and not verdict:
             verdict = "yes"
