@@ -415,3 +415,22 @@ def test_cli_exits_3_when_blocked_and_0_when_allowed_by_environment_variable(
     assert (reports / f"diff-{ENV}.md").read_text() == out
     monkeypatch.setenv("ALLOW_DESTRUCTIVE", f"{ENV}/{DATA}/Zone")
     assert main(["diff", "--env", ENV, "--report-dir", str(reports)]) == 0
+
+
+def test_make_target_passes_variables_through() -> None:
+    dry = subprocess.run(
+        ["make", "-n", "diff", "ENV=prod", "BASE=main", "ALLOW_DESTRUCTIVE=prod/s/Zone"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(r"-m infra diff --env prod --base main +--allow-destructive prod/s/Zone", dry)
+    promote = subprocess.run(
+        ["make", "-n", "diff", "ENV=prod", "BASE_ENV=qa"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(r"-m infra diff --env prod +--base-env qa", promote)
