@@ -34,6 +34,10 @@ test: deps ## lint, type-check and the whole pytest suite
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... lets named stateful replacements through.
+diff: $(VENV)/.installed ## templates and manifests vs. BASE (git ref) or BASE_ENV; guard on state
+	$(PYTHON) -m infra diff --env $(ENV) $(if $(BASE),--base $(BASE)) $(if $(BASE_ENV),--base-env $(BASE_ENV)) $(if $(ALLOW_DESTRUCTIVE),--allow-destructive $(ALLOW_DESTRUCTIVE))
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check infra app.py tests && $(BIN)/ruff format --check infra app.py tests
 

@@ -1,4 +1,4 @@
-"""`python -m infra <command>`: the estate's tools (validate, synth, config-docs).
+"""`python -m infra <command>`: the estate's tools (validate, synth, diff, config-docs).
 
 Bad input never produces a traceback: one line naming the file, the field and the fix, exit 2.
 """
@@ -6,6 +6,7 @@ Bad input never produces a traceback: one line naming the file, the field and th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +39,38 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from infra.app import ROOT
+    from infra.review.checkout import CheckoutError
+    from infra.review.command import UsageError, diff_against_ref, write_reports
+    from infra.review.guard import AllowListError, parse_allow_list
+    from infra.review.promotion import diff_environments
+    from infra.review.templates import DiffToolError
+
+    try:
+        allowed = parse_allow_list([os.environ.get("ALLOW_DESTRUCTIVE"), *args.allow_destructive])
+        if args.base_env:
+            result = diff_environments(root=ROOT, env=args.env, base_env=args.base_env)
+            suffix = f"-from-{args.base_env}"
+        else:
+            result = diff_against_ref(root=ROOT, env=args.env, base=args.base, allowed=allowed)
+            suffix = ""
+    except (UsageError, AllowListError, CheckoutError, DiffToolError) as exc:
+        print(f"diff: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(result.report, end="")
+    for path in write_reports(result, Path(args.report_dir), suffix):
+        print(f"wrote {path}", file=sys.stderr)
+    if result.blocked:
+        listed = ", ".join(f.describe() for f in result.blocked)
+        print(
+            f"diff: BLOCKED, stateful resources replaced/destroyed/orphaned: {listed}; "
+            "name each in ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... if intended",
+            file=sys.stderr,
+        )
+    return result.exit_code
+
+
 def _config_docs(args: argparse.Namespace) -> int:
     from infra.config_docs import render_config_reference
 
@@ -63,6 +96,24 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--env", help="one environment (default: all)")
     synth.add_argument("--outdir", default="cdk.out", help="cloud assembly directory")
     synth.set_defaults(run=_synth)
+    diff = commands.add_parser(
+        "diff", help="compare templates and manifests with a git ref or another environment"
+    )
+    diff.add_argument("--env", default="all", help="environment name or all (default: all)")
+    against = diff.add_mutually_exclusive_group()
+    against.add_argument("--base", help="git ref to compare with (default: origin/main or main)")
+    against.add_argument(
+        "--base-env", help="compare --env with this environment of the working tree (promotion)"
+    )
+    diff.add_argument(
+        "--allow-destructive",
+        action="append",
+        default=[],
+        metavar="ENV/STACK/LOGICAL_ID,...",
+        help="stateful replacements allowed (also the ALLOW_DESTRUCTIVE environment variable)",
+    )
+    diff.add_argument("--report-dir", default="cdk.out", help="where diff-<env>.md is written")
+    diff.set_defaults(run=_diff)
     docs = commands.add_parser("config-docs", help="write docs/config-reference.md")
     docs.add_argument("--output", default="docs/config-reference.md")
     docs.add_argument("--check", action="store_true", help="fail if the file is out of date")

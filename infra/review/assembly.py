@@ -1,0 +1,61 @@
+"""Reads what a synth produced: each environment's stack templates and rendered manifests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from infra.review.templates import Template
+
+STACK_ARTIFACT = "aws:cloudformation:stack"
+NESTED_ASSEMBLY = "cdk:cloud-assembly"
+
+
+def _stacks(directory: Path) -> dict[str, Template]:
+    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text())
+    stacks: dict[str, Template] = {}
+    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+        props = artifact.get("properties", {})
+        if artifact.get("type") == STACK_ARTIFACT:
+            name = props.get("stackName", artifact_id)
+            stacks[name] = json.loads((directory / props["templateFile"]).read_text())
+        elif artifact.get("type") == NESTED_ASSEMBLY:
+            stacks.update(_stacks(directory / props["directoryName"]))
+    return stacks
+
+
+def environment_of(stack_name: str) -> str | None:
+    """`twenty-<env>-<part>` -> env (environment names have no hyphen)."""
+    parts = stack_name.split("-", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "twenty" else None
+
+
+def part_of(stack_name: str) -> str:
+    return stack_name.split("-", 2)[-1]
+
+
+def stacks_by_environment(assembly: Path | None) -> dict[str, dict[str, Template]]:
+    """{env: {stack name: template}} of a cloud assembly directory; {} if there is none."""
+    if assembly is None or not (assembly / "manifest.json").exists():
+        return {}
+    result: dict[str, dict[str, Template]] = {}
+    for name, template in _stacks(assembly).items():
+        env = environment_of(name)
+        if env is not None:
+            result.setdefault(env, {})[name] = template
+    return result
+
+
+def manifests(assembly: Path | None, env: str) -> dict[str, str]:
+    """Rendered Kubernetes manifests of `env` ({relative path: text}); {} before the CRM stack."""
+    if assembly is None:
+        return {}
+    root = assembly / "k8s" / env
+    if not root.is_dir():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): path.read_text()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }

@@ -1,0 +1,112 @@
+"""The two sides of a diff: the BASE git ref, exported to a temporary directory, and the
+working tree, each synthesized by its own `python -m infra synth` with the current interpreter.
+
+The base is exported with `git archive` rather than `git worktree add`: the same files at that
+commit, without registering a worktree in the repository that a killed run would leave behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class CheckoutError(RuntimeError):
+    """The base cannot be resolved, exported or synthesized; the message is one line."""
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+
+
+def default_base(root: Path) -> str:
+    """origin/main if the repository has it, else main."""
+    found = _git(root, "rev-parse", "--verify", "--quiet", "origin/main^{commit}")
+    return "origin/main" if found.returncode == 0 else "main"
+
+
+def resolve(root: Path, ref: str) -> str:
+    """The commit id of `ref`, or CheckoutError naming the ref."""
+    if _git(root, "rev-parse", "--git-dir").returncode != 0:
+        raise CheckoutError(f"{root} is not a git repository; --base needs one")
+    found = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if found.returncode != 0 or ref.startswith("-"):
+        raise CheckoutError(
+            f"--base {ref}: not a commit in this repository; give a branch, tag or sha"
+        )
+    return found.stdout.decode().strip()
+
+
+def environments_at(root: Path, commit: str) -> list[str]:
+    """Environment names (config/*.yaml) at `commit`."""
+    listed = _git(root, "ls-tree", "--name-only", f"{commit}:config")
+    names = listed.stdout.decode().split() if listed.returncode == 0 else []
+    return sorted(Path(n).stem for n in names if n.endswith(".yaml"))
+
+
+def check_synth_command(root: Path, commit: str, ref: str) -> None:
+    """Fail with one line if the base predates `python -m infra synth --outdir`."""
+    cli = _git(root, "show", f"{commit}:infra/cli.py")
+    if cli.returncode != 0 or b'"synth"' not in cli.stdout or b"--outdir" not in cli.stdout:
+        raise CheckoutError(
+            f"--base {ref}: predates `python -m infra synth --outdir`; pick a newer base"
+        )
+
+
+def export(root: Path, commit: str, target: Path) -> Path:
+    """Write the tree of `commit` into `target` (like a checkout, without .git)."""
+    archive = _git(root, "archive", "--format=tar", commit)
+    if archive.returncode != 0:
+        raise CheckoutError(f"git archive {commit[:12]} failed: {archive.stderr.decode().strip()}")
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+@dataclass
+class SynthJob:
+    """One `python -m infra synth` of a source tree into an output directory."""
+
+    label: str
+    source: Path
+    outdir: Path
+    env: str | None
+
+    def start(self) -> subprocess.Popen[str]:
+        args = [sys.executable, "-m", "infra", "synth", "--outdir", str(self.outdir)]
+        if self.env:
+            args += ["--env", self.env]
+        environ = dict(os.environ)
+        environ.pop("PYTHONPATH", None)  # the source tree's own `infra` package, nothing else
+        environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"
+        environ["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
+        return subprocess.Popen(
+            args,
+            cwd=self.source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+        )
+
+
+def synthesize(jobs: list[SynthJob]) -> None:
+    """Run the synths in parallel; CheckoutError with the first failure's last lines."""
+    running = [(job, job.start()) for job in jobs]
+    failures = []
+    for job, proc in running:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            lines = [line for line in err.splitlines() if line.strip()]
+            failures.append(
+                f"synth of {job.label} failed (exit {proc.returncode}): "
+                + (" | ".join(lines[-3:]) if lines else "no output")
+            )
+    if failures:
+        raise CheckoutError("; ".join(failures))

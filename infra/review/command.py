@@ -1,0 +1,132 @@
+"""`python -m infra diff`: synthesize BASE and the working tree, compare, judge, report."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.review.assembly import manifests, stacks_by_environment
+from infra.review.checkout import (
+    SynthJob,
+    check_synth_command,
+    default_base,
+    environments_at,
+    export,
+    resolve,
+    synthesize,
+)
+from infra.review.guard import EXIT_BLOCKED, Finding, findings
+from infra.review.manifests import unified_diff
+from infra.review.report import EnvironmentReport, StackReport, render
+from infra.review.templates import Template, diff_templates
+
+
+class UsageError(ValueError):
+    """Bad arguments (unknown environment, ...); the message is one line."""
+
+
+@dataclass
+class Outcome:
+    """A finished diff: the whole report, one report per environment, and the exit code."""
+
+    report: str
+    per_environment: dict[str, str]
+    blocked: list[Finding]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BLOCKED if self.blocked else 0
+
+
+def _status(old: Template | None, new: Template | None) -> str:
+    if old is None:
+        return "added"
+    if new is None:
+        return "removed"
+    return "unchanged" if old == new else "changed"
+
+
+def _sections(old: Template | None, new: Template | None) -> list[str]:
+    """Changed template sections besides Resources and Outputs (Parameters, Rules, ...)."""
+    before, after = old or {}, new or {}
+    keys = sorted((set(before) | set(after)) - {"Resources", "Outputs"})
+    return [k for k in keys if before.get(k) != after.get(k)]
+
+
+def compare(
+    envs: Sequence[str],
+    old_assembly: Path | None,
+    new_assembly: Path | None,
+    allowed: frozenset[str],
+) -> list[EnvironmentReport]:
+    """Per environment: every stack of either assembly diffed, judged by the guard."""
+    old, new = stacks_by_environment(old_assembly), stacks_by_environment(new_assembly)
+    pairs: dict[str, tuple[Template | None, Template | None]] = {}
+    for env in envs:
+        before, after = old.get(env, {}), new.get(env, {})
+        for name in sorted(set(before) | set(after)):
+            pairs[name] = (before.get(name), after.get(name))
+    diffs = diff_templates(pairs)
+    reports = []
+    for env in envs:
+        names = sorted(set(old.get(env, {})) | set(new.get(env, {})))
+        stacks = [StackReport(n, _status(*pairs[n]), diffs[n], _sections(*pairs[n])) for n in names]
+        found = [f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed)]
+        old_k8s, new_k8s = manifests(old_assembly, env), manifests(new_assembly, env)
+        reports.append(
+            EnvironmentReport(
+                env=env,
+                stacks=stacks,
+                manifest_diff=unified_diff(old_k8s, new_k8s),
+                manifests_present=bool(old_k8s or new_k8s),
+                findings=found,
+            )
+        )
+    return reports
+
+
+def outcome(title: str, reports: list[EnvironmentReport]) -> Outcome:
+    return Outcome(
+        report=render(title, reports),
+        per_environment={r.env: render(title, [r]) for r in reports},
+        blocked=[f for r in reports for f in r.blocked],
+    )
+
+
+def diff_against_ref(*, root: Path, env: str, base: str | None, allowed: frozenset[str]) -> Outcome:
+    """Diff the working tree at `root` against git ref `base` (default origin/main or main)."""
+    ref = base or default_base(root)
+    commit = resolve(root, ref)
+    check_synth_command(root, commit, ref)
+    head_envs = sorted(p.stem for p in (root / "config").glob("*.yaml"))
+    base_envs = environments_at(root, commit)
+    known = sorted(set(head_envs) | set(base_envs))
+    if env != "all" and env not in known:
+        raise UsageError(f"--env {env}: unknown environment; known: {', '.join(known)} or all")
+    envs = known if env == "all" else [env]
+    one = None if env == "all" else env
+    with tempfile.TemporaryDirectory(prefix="twenty-diff-") as tmp:
+        work = Path(tmp)
+        base_out, head_out = work / "base.out", work / "head.out"
+        jobs = []
+        if one is None or one in base_envs:
+            source = export(root, commit, work / "base")
+            jobs.append(SynthJob(f"base {ref}", source, base_out, one))
+        if one is None or one in head_envs:
+            jobs.append(SynthJob("working tree", root, head_out, one))
+        synthesize(jobs)
+        reports = compare(envs, base_out, head_out, allowed)
+    return outcome(f"Infrastructure diff: {ref} ({commit[:12]}) → working tree", reports)
+
+
+def write_reports(result: Outcome, report_dir: Path, suffix: str = "") -> list[Path]:
+    """cdk.out/diff-<env>.md per environment."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for env, text in result.per_environment.items():
+        path = report_dir / f"diff-{env}{suffix}.md"
+        path.write_text(text)
+        written.append(path)
+    return written
