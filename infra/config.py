@@ -281,6 +281,12 @@ class DatabaseConfig(Strict):
         "the host by itself. Find the current one with `aws ssm get-parameters --names "
         "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id`."
     )
+    ubuntu_mirror: str = Field(
+        default="https://mirrors.edge.kernel.org/ubuntu/",
+        pattern=r"^https://",
+        description="HTTPS Ubuntu archive mirror for packages and security updates; HTTPS so "
+        "that the host's egress stays 443-only (the EC2 regional mirrors are HTTP).",
+    )
     data_volume_size_gib: int = Field(ge=20, le=16384, description="gp3 data volume size, GiB.")
     data_volume_iops: int = Field(default=3000, ge=3000, le=16000, description="gp3 IOPS.")
     data_volume_throughput_mibps: int = Field(
