@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,8 +128,8 @@ class Cluster:
             log = self.log.read_text() if self.log.exists() else ""
             raise AssertionError(f"server did not start: {result.stderr}\n{log}")
 
-    def stop(self) -> None:
-        self.run(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"], check=False)
+    def stop(self, mode: str = "fast") -> None:
+        self.run(["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"], check=False)
 
     def psql(self, sql: str, *, database: str = "postgres", variables: dict[str, str] | None = None,
              env: dict[str, str] | None = None) -> str:  # fmt: skip
@@ -152,7 +151,7 @@ class Cluster:
         )  # fmt: skip
 
     def destroy(self) -> None:
-        self.stop()
+        self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -183,10 +182,3 @@ def local_pgbackrest_conf(rendered: str, *, cluster: Cluster) -> str:
     parser.write(out, space_around_delimiters=False)
     return out.getvalue()
 
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.2)

@@ -178,8 +178,7 @@ def _batch(cluster: Cluster, batch: int, rows: int) -> None:
 
 def _restore(cluster: Cluster, *extra: str) -> None:
     cluster.stop()
-    for child in list(cluster.data.iterdir()):
-        cluster.run(["rm", "-rf", str(child)])
+    cluster.run(["find", str(cluster.data), "-mindepth", "1", "-delete"])
     assert not any(cluster.data.iterdir()), "the data directory must be empty before restoring"
     cluster.run(["pgbackrest", f"--stanza={STANZA}", "--log-level-console=warn", "restore", *extra])
     cluster.start()
