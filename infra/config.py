@@ -201,7 +201,9 @@ class PgGraphqlPackage(Strict):
         pattern=r"^https://",
         description="HTTPS URL of the pg_graphql .deb built for this PostgreSQL major and amd64.",
     )
-    sha256: str = Field(description="SHA-256 of that .deb, lower-case hex; the host refuses others.")
+    sha256: str = Field(
+        description="SHA-256 of that .deb, lower-case hex; the host refuses others."
+    )
 
     @field_validator("sha256")
     @classmethod
@@ -321,9 +323,7 @@ class DatabaseConfig(Strict):
     @classmethod
     def _postgres_supported(cls, value: int) -> int:
         if value not in POSTGRES_VERSIONS:
-            raise ValueError(
-                f"{value} is not a PostgreSQL major in community support; use 16"
-            )
+            raise ValueError(f"{value} is not a PostgreSQL major in community support; use 16")
         return value
 
     @field_validator("log_retention_days")
@@ -341,7 +341,9 @@ class DatabaseConfig(Strict):
     def _ami_shape(cls, value: dict[str, str]) -> dict[str, str]:
         for region, ami in value.items():
             if not _AMI_ID.match(ami):
-                raise ValueError(f"{region}: {ami!r} is not an AMI id such as ami-0abc1234def567890")
+                raise ValueError(
+                    f"{region}: {ami!r} is not an AMI id such as ami-0abc1234def567890"
+                )
         return value
 
 

@@ -35,7 +35,7 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
-    autoescape=False,  # noqa: S701 - shell, SQL and ini files, not HTML
+    autoescape=False,  # shell, SQL and ini files, not HTML
 )
 
 

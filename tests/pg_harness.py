@@ -82,13 +82,23 @@ class Cluster:
             shutil.chown(cluster.socket_dir, "postgres", "postgres")
         return cluster
 
-    def run(self, command: list[str], *, env: dict[str, str] | None = None,
-            check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def run(
+        self,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         merged = {"PATH": f"{self.bin_dir}:/usr/bin:/bin", **self.env, **(env or {})}
         return subprocess.run(
             _as_server_user(command, merged),
-            capture_output=True, text=True, check=check, input=stdin, timeout=120,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=check,
+            input=stdin,
+            timeout=120,
+        )
 
     def write(self, path: Path, text: str, mode: int = 0o600) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,16 +110,38 @@ class Cluster:
 
     def initdb(self) -> None:
         """initdb as the host's bootstrap does (checksums, peer locally, UTF-8), plus a cert."""
-        self.run([
-            "initdb", "-D", str(self.data), "-U", "postgres", "--data-checksums",
-            "--auth-local=peer", "--auth-host=scram-sha-256", "--encoding=UTF8",
-            "--locale=C.UTF-8",
-        ])  # fmt: skip
-        self.run([
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=localhost", "-keyout", str(self.data / "server.key"),
-            "-out", str(self.data / "server.crt"),
-        ])  # fmt: skip
+        self.run(
+            [
+                "initdb",
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--data-checksums",
+                "--auth-local=peer",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
+        self.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                str(self.data / "server.key"),
+                "-out",
+                str(self.data / "server.crt"),
+            ]
+        )
 
     def apply(self, *, postgresql_conf: str, pg_hba_conf: str) -> None:
         """The rendered conf.d file and pg_hba.conf, in the layout the host uses."""
@@ -131,24 +163,51 @@ class Cluster:
     def stop(self, mode: str = "fast") -> None:
         self.run(["pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"], check=False)
 
-    def psql(self, sql: str, *, database: str = "postgres", variables: dict[str, str] | None = None,
-             env: dict[str, str] | None = None) -> str:  # fmt: skip
+    def psql(
+        self,
+        sql: str,
+        *,
+        database: str = "postgres",
+        variables: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
         """Run SQL (text or a script) over the socket as the postgres superuser (peer auth)."""
-        args = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir),
-                "-p", str(self.port), "-d", database]  # fmt: skip
+        args = [
+            "psql",
+            "-X",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.port),
+            "-d",
+            database,
+        ]
         for name, value in (variables or {}).items():
             args += ["-v", f"{name}={value}"]
         return self.run(args, stdin=sql, env=env).stdout.strip()
 
-    def tcp(self, sql: str, *, user: str, password: str, sslmode: str = "require",
-            database: str = "twenty") -> subprocess.CompletedProcess[str]:  # fmt: skip
+    def tcp(
+        self,
+        sql: str,
+        *,
+        user: str,
+        password: str,
+        sslmode: str = "require",
+        database: str = "twenty",
+    ) -> subprocess.CompletedProcess[str]:
         """Connect as a client of the VPC would: TCP to 127.0.0.1, password, TLS mode."""
         dsn = f"host=127.0.0.1 port={self.port} dbname={database} user={user} sslmode={sslmode}"
         return subprocess.run(
             [str(self.bin_dir / "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", dsn, "-c", sql],
-            capture_output=True, text=True, check=False, timeout=60,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
             env={"PGPASSWORD": password, "PATH": "/usr/bin:/bin"},
-        )  # fmt: skip
+        )
 
     def destroy(self) -> None:
         self.stop("immediate")
@@ -167,8 +226,12 @@ def local_pgbackrest_conf(rendered: str, *, cluster: Cluster) -> str:
     glob = parser["global"]
     for key in [k for k in glob if k.startswith("repo1-s3-")]:
         del glob[key]
-    for key, sub in (("repo1-path", "repo"), ("spool-path", "spool"), ("log-path", "log"),
-                     ("lock-path", "lock")):  # fmt: skip
+    for key, sub in (
+        ("repo1-path", "repo"),
+        ("spool-path", "spool"),
+        ("log-path", "log"),
+        ("lock-path", "lock"),
+    ):
         (cluster.root / sub).mkdir(exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(cluster.root / sub, "postgres", "postgres")
@@ -181,4 +244,3 @@ def local_pgbackrest_conf(rendered: str, *, cluster: Cluster) -> str:
     out = io.StringIO()
     parser.write(out, space_around_delimiters=False)
     return out.getvalue()
-

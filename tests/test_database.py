@@ -111,12 +111,14 @@ def test_security_group_admits_postgres_from_workloads_only(synthesized, env: st
         (e["IpProtocol"], e["FromPort"], e["ToPort"], e["CidrIp"])
         for e in group["Properties"]["SecurityGroupEgress"]
     )
-    assert egress == sorted([
-        ("tcp", 443, 443, "0.0.0.0/0"),
-        ("udp", 53, 53, resolver),
-        ("tcp", 53, 53, resolver),
-        ("udp", 123, 123, "0.0.0.0/0"),
-    ])  # fmt: skip
+    assert egress == sorted(
+        [
+            ("tcp", 443, 443, "0.0.0.0/0"),
+            ("udp", 53, 53, resolver),
+            ("tcp", 53, 53, resolver),
+            ("udp", 123, 123, "0.0.0.0/0"),
+        ]
+    )
 
 
 def test_backup_plan_daily_with_configured_retention(synthesized, env: str, cfg):
@@ -126,15 +128,17 @@ def test_backup_plan_daily_with_configured_retention(synthesized, env: str, cfg)
         {
             "BackupPlan": {
                 "BackupPlanRule": [
-                    Match.object_like({
-                        "ScheduleExpression": "cron(0 5 * * ? *)",
-                        "Lifecycle": {
-                            "DeleteAfterDays": cfg.database.backup.snapshot_retention_days
-                        },
-                        "TargetBackupVault": {
-                            "Fn::GetAtt": ["DatabaseBackupVault", "BackupVaultName"]
-                        },
-                    })  # fmt: skip
+                    Match.object_like(
+                        {
+                            "ScheduleExpression": "cron(0 5 * * ? *)",
+                            "Lifecycle": {
+                                "DeleteAfterDays": cfg.database.backup.snapshot_retention_days
+                            },
+                            "TargetBackupVault": {
+                                "Fn::GetAtt": ["DatabaseBackupVault", "BackupVaultName"]
+                            },
+                        }
+                    )
                 ]
             }
         },
@@ -142,11 +146,17 @@ def test_backup_plan_daily_with_configured_retention(synthesized, env: str, cfg)
     template.has_resource_properties(
         "AWS::Backup::BackupSelection",
         {
-            "BackupSelection": Match.object_like({
-                "ListOfTags": [{"ConditionKey": "twenty-backup",
-                                "ConditionType": "STRINGEQUALS",
-                                "ConditionValue": f"{env}-database"}],
-            })  # fmt: skip
+            "BackupSelection": Match.object_like(
+                {
+                    "ListOfTags": [
+                        {
+                            "ConditionKey": "twenty-backup",
+                            "ConditionType": "STRINGEQUALS",
+                            "ConditionValue": f"{env}-database",
+                        }
+                    ],
+                }
+            )
         },
     )
     vault = _resource(synthesized, env, "DatabaseBackupVault")["Properties"]
@@ -158,9 +168,11 @@ def test_pgbackrest_bucket(synthesized: SynthesizedEstate, env: str, cfg: Enviro
     assert props["BucketName"] == f"twenty-{env}-pgbackrest-{cfg.account}-{cfg.region}"
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
-    }  # fmt: skip
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
     [encryption] = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     [rule] = props["LifecycleConfiguration"]["Rules"]
@@ -173,11 +185,15 @@ def test_pgbackrest_bucket(synthesized: SynthesizedEstate, env: str, cfg: Enviro
     }
     policies = _resources(synthesized, env, "AWS::S3::BucketPolicy").values()
     ssl_only = [
-        p for p in policies
+        p
+        for p in policies
         if p["Properties"]["Bucket"] == {"Ref": "PgBackRestBucket"}
-        and any(s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
-                and s["Effect"] == "Deny" for s in p["Properties"]["PolicyDocument"]["Statement"])
-    ]  # fmt: skip
+        and any(
+            s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            and s["Effect"] == "Deny"
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    ]
     assert ssl_only
 
 
@@ -218,9 +234,10 @@ def test_host_role_reads_only_its_secrets(synthesized: SynthesizedEstate, env: s
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
     resources = sorted(
-        json.dumps(r) for s in secret_reads
+        json.dumps(r)
+        for s in secret_reads
         for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-    )  # fmt: skip
+    )
     assert resources == sorted(
         json.dumps({"Ref": name}) for name in ("AdminCredentialsSecret", "AppCredentialsSecret")
     )

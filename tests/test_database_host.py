@@ -47,8 +47,10 @@ def test_user_data_is_valid_cloud_config(cfg: EnvironmentConfig, tmp_path: Path)
     user_data.write_text(rendered_for(cfg).user_data)
     result = subprocess.run(
         [_tool("cloud-init", "cloud-init"), "schema", "--config-file", str(user_data)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Valid cloud-config" in result.stdout
 
@@ -64,8 +66,9 @@ def test_user_data_writes_every_rendered_file(cfg: EnvironmentConfig) -> None:
 
 
 @pytest.mark.parametrize("with_pg_graphql", [False, True])
-def test_shell_parts_pass_shellcheck(cfg: EnvironmentConfig, tmp_path: Path,
-                                     with_pg_graphql: bool) -> None:  # fmt: skip
+def test_shell_parts_pass_shellcheck(
+    cfg: EnvironmentConfig, tmp_path: Path, with_pg_graphql: bool
+) -> None:
     database = cfg.database
     if with_pg_graphql:
         package = PgGraphqlPackage(url="https://example.org/pg-graphql.deb", sha256="0" * 64)
@@ -77,8 +80,10 @@ def test_shell_parts_pass_shellcheck(cfg: EnvironmentConfig, tmp_path: Path,
         script.write_text(text)
         result = subprocess.run(
             [_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=bash", str(script)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert result.returncode == 0, result.stdout
 
 
@@ -87,9 +92,7 @@ def test_pg_graphql_only_when_configured(cfg: EnvironmentConfig) -> None:
     assert "pg_graphql" not in plain.init_sql
     package = PgGraphqlPackage(url="https://example.org/pg-graphql.deb", sha256="a" * 64)
     asked = rendered_for(
-        cfg.model_copy(
-            update={"database": cfg.database.model_copy(update={"pg_graphql": package})}
-        )
+        cfg.model_copy(update={"database": cfg.database.model_copy(update={"pg_graphql": package})})
     )
     assert 'CREATE EXTENSION IF NOT EXISTS "pg_graphql"' in asked.init_sql
     assert "a" * 64 in asked.bootstrap_script

@@ -112,8 +112,9 @@ def test_app_role_connects_with_scram_over_tls(server) -> None:
     _, cluster, passwords = server
     result = cluster.tcp(
         "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-        user=APP_ROLE, password=passwords["app"],
-    )  # fmt: skip
+        user=APP_ROLE,
+        password=passwords["app"],
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "twenty|t"
     stored = cluster.psql(f"SELECT rolpassword FROM pg_authid WHERE rolname = '{APP_ROLE}'")
@@ -144,15 +145,19 @@ def test_app_role_cannot_create_roles_but_owns_its_database(server) -> None:
     migrated = cluster.tcp(
         "CREATE SCHEMA workspace_probe; CREATE TABLE workspace_probe.t (id uuid DEFAULT "
         "uuid_generate_v4()); DROP SCHEMA workspace_probe CASCADE",
-        user=APP_ROLE, password=passwords["app"],
-    )  # fmt: skip
+        user=APP_ROLE,
+        password=passwords["app"],
+    )
     assert migrated.returncode == 0, migrated.stderr
 
 
 def test_admin_role_connects_and_passwords_never_reach_the_log(server) -> None:
     _, cluster, passwords = server
-    admin = cluster.tcp("SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-                        user=ADMIN_ROLE, password=passwords["admin"])  # fmt: skip
+    admin = cluster.tcp(
+        "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+        user=ADMIN_ROLE,
+        password=passwords["admin"],
+    )
     assert admin.returncode == 0, admin.stderr
     assert admin.stdout.strip() == "t"
     log = cluster.log.read_text()
@@ -164,7 +169,9 @@ def test_admin_role_connects_and_passwords_never_reach_the_log(server) -> None:
 
 
 def _count(cluster: Cluster) -> list[int]:
-    rows = cluster.psql("SELECT batch, count(*) FROM drill GROUP BY 1 ORDER BY 1", database="twenty")
+    rows = cluster.psql(
+        "SELECT batch, count(*) FROM drill GROUP BY 1 ORDER BY 1", database="twenty"
+    )
     return [int(line.split("|")[1]) for line in rows.splitlines()]
 
 
@@ -236,8 +243,14 @@ def test_drill_repository_is_the_rendered_one_moved(tmp_path: Path) -> None:
     rendered = render_for_loopback(CONFIGS[ENVIRONMENTS[0]]).pgbackrest_conf
     cluster = Cluster(bin_dir=tmp_path, root=tmp_path)
     local = local_pgbackrest_conf(rendered, cluster=cluster)
-    kept = ("repo1-retention-full-type", "repo1-retention-full", "compress-type", "repo1-bundle",
-            "archive-async", "start-fast")  # fmt: skip
+    kept = (
+        "repo1-retention-full-type",
+        "repo1-retention-full",
+        "compress-type",
+        "repo1-bundle",
+        "archive-async",
+        "start-fast",
+    )
     for key in kept:
         line = next(line for line in rendered.splitlines() if line.startswith(f"{key}="))
         assert line in local.splitlines(), key

@@ -77,9 +77,7 @@ class DatabaseInstance(Construct):
             vpc_subnets=ec2.SubnetSelection(subnets=[subnet]),
             availability_zone=database.availability_zone,
             instance_type=ec2.InstanceType(database.instance_type),
-            machine_image=ec2.MachineImage.generic_linux(
-                {region: database.ami_ids[region]}
-            ),
+            machine_image=ec2.MachineImage.generic_linux({region: database.ami_ids[region]}),
             role=self.role,
             security_group=security_group,
             associate_public_ip_address=False,
@@ -136,4 +134,3 @@ class DatabaseInstance(Construct):
         self.recovery_alarm.add_alarm_action(
             cw_actions.Ec2Action(cw_actions.Ec2InstanceAction.RECOVER)
         )
-

@@ -69,15 +69,23 @@ class DatabaseStack(EstateStack):
         self.storage_key = _retained_key(self, "StorageKey", "database volumes and pgBackRest")
         self.secrets_key = _retained_key(self, "SecretsKey", "database credentials")
         self.app_credentials = GeneratedCredentials(
-            self, "AppCredentials", secret_name=secret_name(env, "app"), username=APP_ROLE,
-            key=self.secrets_key, logical_id="AppCredentialsSecret",
+            self,
+            "AppCredentials",
+            secret_name=secret_name(env, "app"),
+            username=APP_ROLE,
+            key=self.secrets_key,
+            logical_id="AppCredentialsSecret",
             description="Twenty application role of the database (read by the CRM's pods)",
-        ).secret  # fmt: skip
+        ).secret
         self.admin_credentials = GeneratedCredentials(
-            self, "AdminCredentials", secret_name=secret_name(env, "admin"), username=ADMIN_ROLE,
-            key=self.secrets_key, logical_id="AdminCredentialsSecret",
+            self,
+            "AdminCredentials",
+            secret_name=secret_name(env, "admin"),
+            username=ADMIN_ROLE,
+            key=self.secrets_key,
+            logical_id="AdminCredentialsSecret",
             description="PostgreSQL superuser of the database host (break-glass administration)",
-        ).secret  # fmt: skip
+        ).secret
         self.backups = BackupBucket(
             self,
             "PgBackRest",
@@ -105,9 +113,13 @@ class DatabaseStack(EstateStack):
             database=database,
         )
         self.security_group = DatabaseSecurityGroup(
-            self, "Access", vpc=vpc, vpc_cidr=network.vpc_cidr,
-            clients=workload_security_group, port=PORT,
-        ).security_group  # fmt: skip
+            self,
+            "Access",
+            vpc=vpc,
+            vpc_cidr=network.vpc_cidr,
+            clients=workload_security_group,
+            port=PORT,
+        ).security_group
         subnet = next(
             s for s in vpc.private_subnets if s.availability_zone == database.availability_zone
         )
@@ -161,9 +173,7 @@ class DatabaseStack(EstateStack):
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
-                conditions={
-                    "StringEquals": {"cloudwatch:namespace": metrics_namespace}
-                },
+                conditions={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
             )
         )
 
