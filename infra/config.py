@@ -297,8 +297,8 @@ class DatabaseConfig(Strict):
     postgres_version: int = Field(default=16, description="PostgreSQL major version (14-17).")
     pg_graphql: PgGraphqlPackage | None = Field(
         default=None,
-        description="Install and enable pg_graphql from this pinned package; omit to skip it "
-        "(current Twenty releases do not use it).",
+        description="Install and enable pg_graphql (seed DB-100) from this pinned package; "
+        "omit to skip it. Neither Ubuntu nor PGDG packages it.",
     )
     tuning: DatabaseTuningConfig = Field(
         default_factory=DatabaseTuningConfig, description="PostgreSQL settings."
