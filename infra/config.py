@@ -298,7 +298,7 @@ class DatabaseConfig(Strict):
     pg_graphql: PgGraphqlPackage | None = Field(
         default=None,
         description="Install and enable pg_graphql (seed DB-100) from this pinned package; "
-        "omit to skip it. Neither Ubuntu nor PGDG packages it.",
+        "omit to skip it. It is not in Ubuntu's archive.",
     )
     tuning: DatabaseTuningConfig = Field(
         default_factory=DatabaseTuningConfig, description="PostgreSQL settings."
