@@ -216,7 +216,12 @@ class PgGraphqlPackage(Strict):
 class DatabaseTuningConfig(Strict):
     """PostgreSQL settings written to conf.d/twenty.conf (seed DB-100/200/300 values)."""
 
-    max_connections: int = Field(default=200, ge=20, description="max_connections.")
+    max_connections: int = Field(
+        default=200,
+        ge=50,
+        description="max_connections; the application role may use all but 20 of them (kept "
+        "for the superuser and administration).",
+    )
     shared_buffers: str = Field(default="4GB", description="shared_buffers, e.g. 4GB.")
     work_mem: str = Field(default="64MB", description="work_mem per sort/hash, e.g. 64MB.")
     maintenance_work_mem: str = Field(
