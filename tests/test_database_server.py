@@ -4,6 +4,11 @@ Each environment's conf.d file and pg_hba.conf go into a throwaway cluster of th
 PostgreSQL server; the init SQL and the password script run exactly as the host's bootstrap runs
 them. The backup drill drives the real pgBackRest with the rendered pgbackrest.conf, its
 repository moved from S3 to a local directory.
+
+The settings are applied as configured, shared_buffers (4GB) included: PostgreSQL maps shared
+memory lazily, so the test machine needs the address space, not 4 GiB of free memory. The test
+server is the Debian release's PostgreSQL (15 on bookworm) while the host runs
+`database.postgres_version` (16): every setting and statement used exists in both.
 """
 
 from __future__ import annotations
