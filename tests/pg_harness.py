@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,6 +212,9 @@ class Cluster:
 
     def destroy(self) -> None:
         self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+        # pgBackRest's asynchronous archiver may still be finishing and recreate its spool.
+        time.sleep(1)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
