@@ -13,12 +13,13 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.stacks.base import EstateStack
 from infra.stacks.cluster import ClusterStack
+from infra.stacks.database import DatabaseStack
 from infra.stacks.dns import DnsStack
 from infra.stacks.edge import EdgeStack
 from infra.stacks.network import NetworkStack
 
 # Every environment has one stack per part, named twenty-<env>-<part>.
-STACK_PARTS = ("network", "dns", "edge", "cluster")
+STACK_PARTS = ("network", "dns", "edge", "cluster", "database")
 
 
 @dataclass
@@ -30,10 +31,11 @@ class Estate:
     dns: DnsStack
     edge: EdgeStack
     cluster: ClusterStack
+    database: DatabaseStack
 
     @property
     def stacks(self) -> list[EstateStack]:
-        return [self.network, self.dns, self.edge, self.cluster]
+        return [self.network, self.dns, self.edge, self.cluster, self.database]
 
 
 def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
@@ -57,4 +59,14 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         vpc=network.vpc,
         workload_security_group=network.workload_security_group,
     )
-    return Estate(config=cfg, network=network, dns=dns, edge=edge, cluster=cluster)
+    database = DatabaseStack(
+        scope,
+        site=site,
+        network=cfg.network,
+        database=cfg.database,
+        vpc=network.vpc,
+        workload_security_group=network.workload_security_group,
+    )
+    return Estate(
+        config=cfg, network=network, dns=dns, edge=edge, cluster=cluster, database=database
+    )

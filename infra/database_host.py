@@ -1,0 +1,208 @@
+"""Renders the database host's files (cloud-init user data and what it installs) from templates.
+
+The same rendering feeds the EC2 user data at synth and the tests that apply the PostgreSQL
+configuration, init SQL and pgBackRest configuration to real servers, so what is proven is what
+is deployed. Values known only at deploy time (the data volume id, the log group name) are passed
+nowhere: the one such value, the data volume id, reaches the host as an instance tag read from
+instance metadata, so the user data is a constant of the config and can be compressed at synth.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from infra.config import DatabaseConfig
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "database"
+STANZA = "twenty"
+APP_ROLE = "twenty"
+ADMIN_ROLE = "postgres"
+DATABASE_NAME = "twenty"
+PORT = 5432
+EXTENSIONS = ("uuid-ossp", "unaccent")
+# Instance tag carrying the data volume id (IMDS exposes instance tags when enabled).
+DATA_VOLUME_TAG = "TwentyDataVolumeId"
+# EC2 refuses user data over 16 KiB (before base64).
+USER_DATA_LIMIT = 16384
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+    autoescape=False,  # shell, SQL and ini files, not HTML
+)
+
+
+@dataclass(frozen=True)
+class HostInputs:
+    """What the host's files depend on besides the database config."""
+
+    environment: str
+    region: str
+    vpc_cidr: str
+    log_group_name: str
+    backup_bucket_name: str
+    app_secret_name: str
+    admin_secret_name: str
+
+
+@dataclass(frozen=True)
+class HostFile:
+    """One file cloud-init writes on the host."""
+
+    path: str
+    mode: str
+    content: str
+
+
+@dataclass(frozen=True)
+class RenderedHost:
+    """Every rendered file, by role, and the cloud-config that carries them."""
+
+    postgresql_conf: str
+    pg_hba_conf: str
+    init_sql: str
+    set_passwords_sql: str
+    pgbackrest_conf: str
+    bootstrap_script: str
+    cloudwatch_agent_json: str
+    files: tuple[HostFile, ...]
+    user_data: str
+
+    def user_data_gzip(self) -> bytes:
+        """The user data as EC2 receives it: gzip (cloud-init unpacks it), deterministic."""
+        return gzip.compress(self.user_data.encode(), compresslevel=9, mtime=0)
+
+    @property
+    def shell_scripts(self) -> dict[str, str]:
+        """The shell parts, for shellcheck."""
+        return {f.path: f.content for f in self.files if f.content.startswith("#!/bin/bash")}
+
+
+def data_directory(postgres_version: int) -> str:
+    """Where the cluster lives: on the data volume, mounted at /var/lib/postgresql."""
+    return f"/var/lib/postgresql/{postgres_version}/main"
+
+
+def extensions(database: DatabaseConfig) -> tuple[str, ...]:
+    """The extensions created in the application database."""
+    return (*EXTENSIONS, "pg_graphql") if database.pg_graphql else EXTENSIONS
+
+
+def _cloudwatch_agent_config(inputs: HostInputs, database: DatabaseConfig) -> str:
+    """Memory and disk metrics, and the PostgreSQL, pgBackRest and bootstrap logs."""
+    pg_log = f"/var/log/postgresql/postgresql-{database.postgres_version}-main.log"
+    logs = [
+        (pg_log, "postgresql"),
+        ("/var/log/pgbackrest/*.log", "pgbackrest"),
+        ("/var/log/cloud-init-output.log", "bootstrap"),
+    ]
+    config = {
+        "agent": {"metrics_collection_interval": 60, "run_as_user": "root"},
+        "metrics": {
+            "namespace": f"Twenty/{inputs.environment}/Database",
+            "append_dimensions": {"InstanceId": "${aws:InstanceId}"},
+            "metrics_collected": {
+                "mem": {"measurement": ["mem_used_percent", "mem_available"]},
+                "swap": {"measurement": ["swap_used_percent"]},
+                "disk": {
+                    "measurement": ["used_percent", "inodes_free"],
+                    "resources": ["/", "/var/lib/postgresql"],
+                },
+            },
+        },
+        "logs": {
+            "logs_collected": {
+                "files": {
+                    "collect_list": [
+                        {
+                            "file_path": path,
+                            "log_group_name": inputs.log_group_name,
+                            "log_stream_name": f"{{instance_id}}/{stream}",
+                            "timezone": "UTC",
+                        }
+                        for path, stream in logs
+                    ]
+                }
+            }
+        },
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost:
+    """Render every file of the database host and the cloud-config user data carrying them."""
+    context = {
+        "environment": inputs.environment,
+        "region": inputs.region,
+        "vpc_cidr": inputs.vpc_cidr,
+        "volume_tag": DATA_VOLUME_TAG,
+        "bucket": inputs.backup_bucket_name,
+        "app_secret_name": inputs.app_secret_name,
+        "admin_secret_name": inputs.admin_secret_name,
+        "postgres_version": database.postgres_version,
+        "data_directory": data_directory(database.postgres_version),
+        "tuning": database.tuning,
+        "backup": database.backup,
+        "pg_graphql": database.pg_graphql,
+        "extensions": extensions(database),
+        "ubuntu_mirror": database.ubuntu_mirror,
+        "stanza": STANZA,
+        "app_role": APP_ROLE,
+        "admin_role": ADMIN_ROLE,
+        "database": DATABASE_NAME,
+        # Leave room for the superuser's reserved slots and the admin's sessions.
+        "app_connection_limit": database.tuning.max_connections - 20,
+    }
+
+    def render(name: str, **extra: object) -> str:
+        return _ENV.get_template(name).render(**context, **extra)
+
+    postgresql_conf = render("postgresql.conf.j2")
+    pg_hba_conf = render("pg_hba.conf.j2")
+    init_sql = render("init.sql.j2")
+    set_passwords_sql = render("set-passwords.sql.j2")
+    pgbackrest_conf = render("pgbackrest.conf.j2")
+    bootstrap = render("bootstrap.sh.j2")
+    agent = _cloudwatch_agent_config(inputs, database)
+    units = {
+        f"twenty-pgbackrest-{kind}.{suffix}": render(
+            f"pgbackrest-backup.{suffix}.j2",
+            kind=kind,
+            description=description,
+            on_calendar=on_calendar,
+        )
+        for kind, description, on_calendar in (
+            ("full", "Weekly full pgBackRest backup", "Sun *-*-* 03:00:00 UTC"),
+            ("diff", "Daily differential pgBackRest backup", "Mon..Sat *-*-* 03:00:00 UTC"),
+        )
+        for suffix in ("service", "timer")
+    }
+    files = (
+        HostFile("/etc/twenty-db/postgresql.conf", "0644", postgresql_conf),
+        HostFile("/etc/twenty-db/pg_hba.conf", "0644", pg_hba_conf),
+        HostFile("/etc/twenty-db/init.sql", "0644", init_sql),
+        HostFile("/etc/twenty-db/set-passwords.sql", "0644", set_passwords_sql),
+        HostFile("/etc/twenty-db/pgbackrest.conf", "0640", pgbackrest_conf),
+        HostFile("/etc/twenty-db/cloudwatch-agent.json", "0644", agent),
+        *(HostFile(f"/etc/systemd/system/{name}", "0644", text) for name, text in units.items()),
+        HostFile("/usr/local/sbin/twenty-db-bootstrap", "0750", bootstrap),
+    )
+    user_data = render("user-data.yaml.j2", files=files)
+    return RenderedHost(
+        postgresql_conf=postgresql_conf,
+        pg_hba_conf=pg_hba_conf,
+        init_sql=init_sql,
+        set_passwords_sql=set_passwords_sql,
+        pgbackrest_conf=pgbackrest_conf,
+        bootstrap_script=bootstrap,
+        cloudwatch_agent_json=agent,
+        files=files,
+        user_data=user_data,
+    )

@@ -1,0 +1,244 @@
+"""`twenty-<env>-database`: the PostgreSQL host on EC2 and its two backup layers (seed DB-*)."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import DatabaseConfig, NetworkConfig, Site
+from infra.constructs.backup_bucket import BackupBucket
+from infra.constructs.database_instance import DatabaseInstance
+from infra.constructs.database_security_group import DatabaseSecurityGroup
+from infra.constructs.encrypted_log_group import EncryptedLogGroup
+from infra.constructs.generated_credentials import GeneratedCredentials
+from infra.constructs.volume_backup_plan import VolumeBackupPlan
+from infra.database_host import (
+    ADMIN_ROLE,
+    APP_ROLE,
+    DATABASE_NAME,
+    PORT,
+    HostInputs,
+    render_host,
+)
+from infra.stacks.base import EstateStack
+
+BACKUP_TAG_KEY = "twenty-backup"
+
+
+def secret_name(environment: str, user: str) -> str:
+    """Under `twenty/<env>/`, the prefix the cluster's External Secrets role may read."""
+    return f"twenty/{environment}/database/{user}"
+
+
+def backup_bucket_name(site: Site) -> str:
+    """Globally unique and known at synth, so the host's pgBackRest config is a constant."""
+    return f"twenty-{site.environment}-pgbackrest-{site.account}-{site.region}"
+
+
+def log_group_name(environment: str) -> str:
+    return f"/twenty/{environment}/database"
+
+
+class DatabaseStack(EstateStack):
+    """One PostgreSQL host in a private subnet, its data volume, credentials and backups.
+
+    Later stacks use `host`, `port`, `database_name` and `app_credentials` (the CRM) and nothing
+    else; the EKS nodes reach it because they wear the network's workload security group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        site: Site,
+        network: NetworkConfig,
+        database: DatabaseConfig,
+        vpc: ec2.IVpc,
+        workload_security_group: ec2.ISecurityGroup,
+    ) -> None:
+        super().__init__(
+            scope, site=site, part="database", description="Twenty CRM: PostgreSQL host, backups"
+        )
+        env = site.environment
+        self.port = PORT
+        self.database_name = DATABASE_NAME
+        self.storage_key = _retained_key(self, "StorageKey", "database volumes and pgBackRest")
+        self.secrets_key = _retained_key(self, "SecretsKey", "database credentials")
+        self.app_credentials = GeneratedCredentials(
+            self,
+            "AppCredentials",
+            secret_name=secret_name(env, "app"),
+            username=APP_ROLE,
+            key=self.secrets_key,
+            logical_id="AppCredentialsSecret",
+            description="Twenty application role of the database (read by the CRM's pods)",
+        ).secret
+        self.admin_credentials = GeneratedCredentials(
+            self,
+            "AdminCredentials",
+            secret_name=secret_name(env, "admin"),
+            username=ADMIN_ROLE,
+            key=self.secrets_key,
+            logical_id="AdminCredentialsSecret",
+            description="PostgreSQL superuser of the database host (break-glass administration)",
+        ).secret
+        self.backups = BackupBucket(
+            self,
+            "PgBackRest",
+            bucket_name=backup_bucket_name(site),
+            key=self.storage_key,
+            ia_transition_days=database.backup.bucket_ia_transition_days,
+            noncurrent_expiry_days=database.backup.bucket_noncurrent_expiry_days,
+        )
+        self.logs = EncryptedLogGroup(
+            self, "PostgresLogs", retention=database.log_retention_days, purpose="PostgreSQL"
+        )
+        cfn_log_group = self.logs.log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.log_group_name = log_group_name(env)
+        rendered = render_host(
+            inputs=HostInputs(
+                environment=env,
+                region=site.region,
+                vpc_cidr=str(network.vpc_cidr),
+                log_group_name=log_group_name(env),
+                backup_bucket_name=backup_bucket_name(site),
+                app_secret_name=secret_name(env, "app"),
+                admin_secret_name=secret_name(env, "admin"),
+            ),
+            database=database,
+        )
+        self.security_group = DatabaseSecurityGroup(
+            self,
+            "Access",
+            vpc=vpc,
+            vpc_cidr=network.vpc_cidr,
+            clients=workload_security_group,
+            port=PORT,
+        ).security_group
+        subnet = next(
+            s for s in vpc.private_subnets if s.availability_zone == database.availability_zone
+        )
+        self.host_parts = DatabaseInstance(
+            self,
+            "Host",
+            database=database,
+            region=site.region,
+            vpc=vpc,
+            subnet=subnet,
+            security_group=self.security_group,
+            key=self.storage_key,
+            user_data_gzip=rendered.user_data_gzip(),
+            backup_tag=(BACKUP_TAG_KEY, f"{env}-database"),
+        )
+        self.instance = self.host_parts.instance
+        self.data_volume = self.host_parts.data_volume
+        self.host = self.instance.instance_private_dns_name
+        self.snapshots = VolumeBackupPlan(
+            self,
+            "Snapshots",
+            tag_key=BACKUP_TAG_KEY,
+            tag_value=f"{env}-database",
+            retention_days=database.backup.snapshot_retention_days,
+        )
+        self._grant_host(self.host_parts.role, metrics_namespace=f"Twenty/{env}/Database")
+        CfnOutput(self, "InstanceId", value=self.instance.instance_id)
+        CfnOutput(self, "HostName", value=self.host)
+        CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
+        CfnOutput(self, "BackupBucketName", value=self.backups.bucket.bucket_name)
+        self._acknowledge_findings()
+
+    def _grant_host(self, role: iam.IRole, *, metrics_namespace: str) -> None:
+        """What the host does with its role: read its passwords, write backups, ship logs."""
+        self.app_credentials.grant_read(role)
+        self.admin_credentials.grant_read(role)
+        # pgBackRest lists, reads, writes and expires objects; nothing else on the bucket.
+        bucket = self.backups.bucket
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        self.storage_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        self.logs.log_group.grant_write(role)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
+            )
+        )
+
+    def _acknowledge_findings(self) -> None:
+        """Every nag acknowledgement of this stack, each with the reason it does not apply."""
+        host = self.host_parts
+        for credentials in (self.app_credentials, self.admin_credentials):
+            self.acknowledge(
+                credentials,
+                "AwsSolutions-SMG4",
+                "A rotation Lambda cannot change the password inside PostgreSQL on a private host "
+                "without network access to it; rotation is a runbook step that updates the role "
+                "and the secret together (docs/runbooks/database.md)",
+            )
+        self.acknowledge(
+            host.role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "AmazonSSMManagedInstanceCore]",
+            "Session Manager is the only way into the host (no SSH key); AWS maintains this "
+            "policy's exact SSM action list as the agent evolves",
+        )
+        policy = host.role.node.find_child("DefaultPolicy")
+        self.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::<PgBackRestBucket.Arn>/*]",
+            "pgBackRest names its backup and WAL objects itself, under this one bucket that "
+            "holds nothing else",
+        )
+        self.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData has no resource type; the statement is limited by a "
+            "condition to the host's own metric namespace",
+        )
+        self.acknowledge(
+            self.snapshots.plan.node.find_child("TaggedVolumes").node.find_child("Role"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSBackupServiceRolePolicyForBackup]",
+            "AWS Backup's own service policy: the snapshot and copy actions it needs change with "
+            "the service, which AWS keeps current in this policy",
+        )
+        for construct in (host.data_volume, host.instance):
+            self.acknowledge(
+                construct,
+                "CloudFormation-Validate::W3010",
+                "The host and its data volume must be in the same, configured zone: synth makes "
+                "no lookup and the volume must never move to another zone",
+            )
+        self.acknowledge(
+            host.instance,
+            "CloudFormation-Validate::W9010",
+            "The AMI is pinned per region in config on purpose: a newer AMI must never replace "
+            "the database host by itself (docs/runbooks/database.md)",
+        )
+
+
+def _retained_key(scope: Construct, id: str, purpose: str) -> kms.Key:
+    key = kms.Key(
+        scope,
+        id,
+        description=f"Encrypts the {purpose}",
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    cfn = key.node.default_child
+    assert isinstance(cfn, kms.CfnKey)
+    cfn.override_logical_id(id)
+    return key

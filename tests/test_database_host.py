@@ -1,0 +1,139 @@
+"""The database host's cloud-init user data: renders for every environment, is valid
+cloud-config, its shell passes shellcheck, it fits EC2's limit and carries no secret."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import EnvironmentConfig, PgGraphqlPackage
+from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, render_host
+from infra.stacks.database import backup_bucket_name, log_group_name, secret_name
+from tests.conftest import SynthesizedEstate
+
+
+def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
+    """Exactly what the stack renders for `cfg`."""
+    return render_host(
+        inputs=HostInputs(
+            environment=cfg.name,
+            region=cfg.region,
+            vpc_cidr=str(cfg.network.vpc_cidr),
+            log_group_name=log_group_name(cfg.name),
+            backup_bucket_name=backup_bucket_name(cfg.site),
+            app_secret_name=secret_name(cfg.name, "app"),
+            admin_secret_name=secret_name(cfg.name, "admin"),
+        ),
+        database=cfg.database,
+    )
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} absent: apt-get install -y {package} (.ci/run installs it)")
+    return path
+
+
+def test_user_data_is_valid_cloud_config(cfg: EnvironmentConfig, tmp_path: Path) -> None:
+    user_data = tmp_path / "user-data"
+    user_data.write_text(rendered_for(cfg).user_data)
+    result = subprocess.run(
+        [_tool("cloud-init", "cloud-init"), "schema", "--config-file", str(user_data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid cloud-config" in result.stdout
+
+
+def test_user_data_writes_every_rendered_file(cfg: EnvironmentConfig) -> None:
+    """write_files carries each file byte for byte (the jinja indentation round-trips)."""
+    rendered = rendered_for(cfg)
+    document = yaml.safe_load(rendered.user_data)
+    written = {f["path"]: f["content"] for f in document["write_files"]}
+    for file in rendered.files:
+        assert written[file.path] == file.content, file.path
+    assert document["runcmd"] == [["/usr/local/sbin/twenty-db-bootstrap"]]
+
+
+@pytest.mark.parametrize("with_pg_graphql", [False, True])
+def test_shell_parts_pass_shellcheck(
+    cfg: EnvironmentConfig, tmp_path: Path, with_pg_graphql: bool
+) -> None:
+    database = cfg.database
+    if with_pg_graphql:
+        package = PgGraphqlPackage(url="https://example.org/pg-graphql.deb", sha256="0" * 64)
+        database = database.model_copy(update={"pg_graphql": package})
+    rendered = rendered_for(cfg.model_copy(update={"database": database}))
+    assert rendered.shell_scripts, "the bootstrap script must be among the files"
+    for path, text in rendered.shell_scripts.items():
+        script = tmp_path / Path(path).name
+        script.write_text(text)
+        result = subprocess.run(
+            [_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=bash", str(script)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout
+
+
+def test_pg_graphql_only_when_configured(cfg: EnvironmentConfig) -> None:
+    plain = rendered_for(cfg)
+    assert "pg_graphql" not in plain.init_sql
+    package = PgGraphqlPackage(url="https://example.org/pg-graphql.deb", sha256="a" * 64)
+    asked = rendered_for(
+        cfg.model_copy(update={"database": cfg.database.model_copy(update={"pg_graphql": package})})
+    )
+    assert 'CREATE EXTENSION IF NOT EXISTS "pg_graphql"' in asked.init_sql
+    assert "a" * 64 in asked.bootstrap_script
+
+
+def test_user_data_fits_ec2_limit(cfg: EnvironmentConfig) -> None:
+    assert len(rendered_for(cfg).user_data_gzip()) < USER_DATA_LIMIT
+
+
+def test_configuration_follows_config(cfg: EnvironmentConfig) -> None:
+    rendered = rendered_for(cfg)
+    tuning = cfg.database.tuning
+    assert f"max_connections = {tuning.max_connections}\n" in rendered.postgresql_conf
+    assert f"shared_buffers = '{tuning.shared_buffers}'\n" in rendered.postgresql_conf
+    assert f"archive_timeout = {tuning.archive_timeout_seconds}\n" in rendered.postgresql_conf
+    assert f"hostssl    all       all   {cfg.network.vpc_cidr}  scram-sha-256" in (
+        rendered.pg_hba_conf
+    )
+    days = cfg.database.backup.pgbackrest_retention_days
+    assert f"repo1-retention-full={days}\n" in rendered.pgbackrest_conf
+    assert f"repo1-s3-bucket={backup_bucket_name(cfg.site)}\n" in rendered.pgbackrest_conf
+    assert f"readonly PG_VERSION={cfg.database.postgres_version}\n" in rendered.bootstrap_script
+    units = {f.path.rsplit("/", 1)[1]: f.content for f in rendered.files}
+    assert "OnCalendar=Sun *-*-* 03:00:00 UTC" in units["twenty-pgbackrest-full.timer"]
+    assert "--type=diff backup" in units["twenty-pgbackrest-diff.service"]
+
+
+def test_no_password_in_user_data(cfg: EnvironmentConfig) -> None:
+    """Passwords come from Secrets Manager at boot: nothing in the files sets one literally."""
+    rendered = rendered_for(cfg)
+    literal = re.compile(r"\bPASSWORD\s+['\"$]|PGPASSWORD=|--password")
+    for file in rendered.files:
+        assert not literal.search(file.content), file.path
+    assert ":'app_password'" in rendered.set_passwords_sql
+    assert "\\getenv app_password TWENTY_APP_PASSWORD" in rendered.set_passwords_sql
+
+
+def test_template_carries_exactly_the_rendering(
+    synthesized: SynthesizedEstate, env: str, cfg: EnvironmentConfig
+) -> None:
+    template = synthesized.template_json(f"twenty-{env}-database")
+    user_data = template["Resources"]["DatabaseInstance"]["Properties"]["UserData"]
+    assert isinstance(user_data, str), "user data must be a constant of the config"
+    assert gzip.decompress(base64.b64decode(user_data)).decode() == rendered_for(cfg).user_data
