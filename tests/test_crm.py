@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aws_cdk import Acknowledgment, App, Stack, Validations, assertions
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -143,7 +142,7 @@ def test_four_manifests_in_order(crm: CrmSynth) -> None:
     namespace, _ = crm.manifest("Namespace")
     configuration, configuration_res = crm.manifest("Configuration")
     migration, migration_res = crm.manifest("Migration")
-    workloads, workloads_res = crm.manifest("Workloads")
+    _, workloads_res = crm.manifest("Workloads")
     (succeeded,) = [k for k in crm.template["Resources"] if k.startswith("MigrationSucceeded")]
     (association,) = crm.resources("AWS::EKS::PodIdentityAssociation")
     assert namespace in configuration_res["DependsOn"]
