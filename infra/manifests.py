@@ -8,6 +8,7 @@ phase: 0 namespace, 1 identity/configuration/secrets/policies, 2 migration Job, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -52,7 +53,7 @@ class ManifestInputs:
         return f"twenty-{self.environment}"
 
     @property
-    def migration_job_name(self) -> str:
+    def migration_job_prefix(self) -> str:
         """`twenty-migrate-<version>`: a new image version is a new Job, run once."""
         version = self.workloads.image_version.removeprefix("sha256:")[:20]
         slug = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-")
@@ -115,7 +116,7 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         **{k: v for k, v in asdict(inputs).items() if k != "workloads"},
         "workloads": inputs.workloads,
         "namespace": inputs.namespace,
-        "migration_job_name": inputs.migration_job_name,
+        "migration_job_name": inputs.migration_job_prefix,
         "image": inputs.workloads.image,
         "image_version": inputs.workloads.image_version,
         "probe_cfg": inputs.workloads.probes,
@@ -129,7 +130,23 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         except yaml.YAMLError as exc:
             raise ValueError(f"{path.name} does not render to valid YAML: {exc}") from None
         phases[PHASES[path.name[0]]].extend(documents)
+    for job in phases["migration"]:
+        job["metadata"]["name"] += "-" + _spec_digest(job)
     return phases
+
+
+def _spec_digest(job: dict[str, Any]) -> str:
+    """Six hex digits of the Job's spec. A Job's pod template is immutable, so any change to it
+    (resources, command) must be a new Job rather than a failing `kubectl apply`; the migrations
+    it re-runs are idempotent."""
+    return hashlib.sha256(json.dumps(job["spec"], sort_keys=True).encode()).hexdigest()[:6]
+
+
+def migration_job_name(phases: dict[str, list[dict[str, Any]]]) -> str:
+    """Name of the rendered migration Job (the crm stack waits for it to succeed)."""
+    (job,) = phases["migration"]
+    name: str = job["metadata"]["name"]
+    return name
 
 
 def render_manifests(inputs: ManifestInputs) -> list[dict[str, Any]]:

@@ -177,7 +177,9 @@ def test_migration_wait_queries_the_job(crm: CrmSynth) -> None:
         if k.startswith("MigrationSucceeded") and "ObjectName" in v.get("Properties", {})
     ]
     assert props["ObjectType"] == "job"
-    assert props["ObjectName"] == crm.stack.inputs.migration_job_name
+    (job,) = crm.stack.phases["migration"]
+    assert props["ObjectName"] == job["metadata"]["name"]
+    assert props["ObjectName"].startswith("twenty-migrate-v1-14-0-")
     assert props["ObjectNamespace"] == f"twenty-{ENV}"
     assert props["JsonPath"] == ".status.succeeded"
     assert props["TimeoutSeconds"] == 1800

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -14,7 +15,13 @@ import yaml
 
 from infra import capacity
 from infra.config import EnvironmentConfig
-from infra.manifests import TEMPLATE_DIR, render_manifests, render_phases, write_manifests
+from infra.manifests import (
+    TEMPLATE_DIR,
+    migration_job_name,
+    render_manifests,
+    render_phases,
+    write_manifests,
+)
 from tests.conftest import CONFIGS, ROOT
 from tests.manifest_inputs import test_inputs
 
@@ -241,11 +248,26 @@ def test_migration_job_per_image_version(
     rendered: dict[str, list[dict[str, Any]]], env: str, cfg: EnvironmentConfig
 ) -> None:
     (name, job), = _of_kind(rendered[env], "Job").items()  # fmt: skip
-    assert name == "twenty-migrate-" + cfg.workloads.image_version.replace(".", "-")
+    version = cfg.workloads.image_version.replace(".", "-")
+    assert re.fullmatch(f"twenty-migrate-{version}-[0-9a-f]{{6}}", name)
     container = job["spec"]["template"]["spec"]["containers"][0]
     script = container["command"][-1]
     assert script.index("yarn database:migrate:prod") < script.index("yarn command:prod upgrade")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_migration_job_renamed_when_its_spec_changes(cfg: EnvironmentConfig) -> None:
+    """Same image and spec: same Job (not re-run); other resources: a new Job (pod templates of
+    Jobs are immutable); other stacks' values (the Job does not use them): same Job."""
+    base = test_inputs(cfg)
+    name = migration_job_name(render_phases(base))
+    moved = dataclasses.replace(base, database_host="elsewhere.internal", redis_port=6380)
+    assert migration_job_name(render_phases(moved)) == name
+    backend = cfg.workloads.backend.model_copy(update={"memory_request": "1Gi"})
+    resized = dataclasses.replace(
+        base, workloads=cfg.workloads.model_copy(update={"backend": backend})
+    )
+    assert migration_job_name(render_phases(resized)) != name
 
 
 def test_services_autoscalers_and_budgets(

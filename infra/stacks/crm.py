@@ -22,7 +22,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IValidation
 
 from infra.config import NetworkConfig, Site, WorkloadsConfig
-from infra.manifests import ManifestInputs, render_phases, write_manifests
+from infra.manifests import ManifestInputs, migration_job_name, render_phases, write_manifests
 from infra.stacks.base import EstateStack
 
 # The service account of backend, worker and migration (k8s/10-serviceaccounts.yaml.j2).
@@ -124,7 +124,7 @@ class CrmStack(EstateStack):
             "MigrationSucceeded",
             cluster=cluster,
             object_type="job",
-            object_name=self.inputs.migration_job_name,
+            object_name=migration_job_name(self.phases),
             object_namespace=namespace,
             json_path=".status.succeeded",
             timeout=MIGRATION_TIMEOUT,
