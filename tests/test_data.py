@@ -178,3 +178,21 @@ def test_secrets_manager_may_decrypt_for_the_account(synthesized: SynthesizedEst
         s for s in key["KeyPolicy"]["Statement"] if s.get("Sid") == "DecryptThroughSecretsManager"
     ]
     assert via["Condition"]["StringEquals"]["kms:ViaService"].startswith("secretsmanager.")
+
+
+def test_access_logs_delivered_by_bucket_policy(synthesized: SynthesizedEstate, env: str):
+    logs = _template(synthesized, env)["Resources"]["FileAccessLogs"]["Properties"]
+    assert "AccessControl" not in logs, "no ACLs: delivery is granted by the bucket policy"
+    synthesized.template(env, "data").has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": "FileAccessLogs"},
+            "PolicyDocument": Match.object_like(
+                {
+                    "Statement": Match.array_with(
+                        [Match.object_like({"Principal": {"Service": "logging.s3.amazonaws.com"}})]
+                    )
+                }
+            ),
+        },
+    )

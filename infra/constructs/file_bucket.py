@@ -29,7 +29,8 @@ class FileBucket(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            # No explicit ownership: with the serverAccessLogsUseBucketPolicy flag (cdk.json)
+            # delivery is granted by bucket policy and S3's default (owner enforced) applies.
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=Duration.days(storage.access_log_retention_days))
             ],
