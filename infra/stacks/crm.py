@@ -27,8 +27,10 @@ from infra.stacks.base import EstateStack
 
 # The service account of backend, worker and migration (k8s/10-serviceaccounts.yaml.j2).
 CRM_SERVICE_ACCOUNT = "twenty"
-# First boot runs every migration of an empty database; later upgrades are quicker.
-MIGRATION_TIMEOUT = Duration.minutes(30)
+# How long the deploy waits for the migration Job. The wait runs inside one invocation of the
+# kubectl handler Lambda, which stops at 15 minutes, so this stays below that. A longer first
+# migration keeps running in the cluster; re-running the deploy then finds the Job succeeded.
+MIGRATION_TIMEOUT = Duration.minutes(14)
 
 
 @jsii.implements(IValidation)
