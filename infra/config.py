@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from infra import capacity
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -531,34 +533,231 @@ class DatabaseConfig(Strict):
 
 
 class WorkloadConfig(Strict):
-    """Resources and replica bounds of one CRM Deployment."""
+    """Resources and replica bounds of one CRM Deployment.
 
-    cpu: str = Field(description="CPU ceiling per pod (Kubernetes quantity), from the seeds.")
-    memory: str = Field(description="Memory ceiling per pod (Kubernetes quantity).")
+    `cpu` and `memory` are the seeds' ceilings per pod: memory becomes the limit, CPU is never a
+    limit (EKS reliability guide: CPU limits throttle without protecting neighbours). The
+    requests are what the scheduler reserves and must fit the node group (see capacity).
+    """
+
+    cpu: str = Field(
+        description="CPU ceiling per pod (Kubernetes quantity), from the seeds; "
+        "not set as a limit, the request may not exceed it."
+    )
+    memory: str = Field(description="Memory ceiling per pod (Kubernetes quantity); the limit.")
+    cpu_request: str = Field(
+        description="CPU the scheduler reserves per pod, e.g. 500m; all minimum replicas plus "
+        "one surge pod must fit the node group's minimum nodes."
+    )
+    memory_request: str = Field(description="Memory the scheduler reserves per pod, e.g. 1Gi.")
     min_replicas: int = Field(ge=1, description="Fewest pods the autoscaler keeps.")
     max_replicas: int = Field(ge=1, description="Most pods the autoscaler may run.")
 
     @model_validator(mode="after")
     def _replicas_ordered(self) -> WorkloadConfig:
+        problems: list[tuple[str, str]] = []
         if self.min_replicas > self.max_replicas:
+            problems.append(
+                (
+                    "min_replicas",
+                    f"{self.min_replicas} is greater than max_replicas "
+                    f"{self.max_replicas}; lower it",
+                )
+            )
+        pairs = (
+            ("cpu", "cpu_request", capacity.cpu_millicores, "m"),
+            ("memory", "memory_request", capacity.memory_mib, "Mi"),
+        )
+        for ceiling_field, request_field, parse, unit in pairs:
+            values = {}
+            for name in (ceiling_field, request_field):
+                try:
+                    values[name] = parse(getattr(self, name))
+                except ValueError as exc:
+                    problems.append((name, str(exc)))
+            if len(values) == 2 and values[request_field] > values[ceiling_field]:
+                problems.append(
+                    (
+                        request_field,
+                        f"{values[request_field]}{unit} is above the ceiling {ceiling_field} "
+                        f"{values[ceiling_field]}{unit}; lower it",
+                    )
+                )
+        if problems:
+            raise SubfieldError(problems)
+        return self
+
+
+class ProbeConfig(Strict):
+    """One HTTP probe of the CRM's server containers."""
+
+    path: str = Field(default="/healthz", description="HTTP path probed on the container port.")
+    period_seconds: int = Field(default=10, ge=1, description="Seconds between probes.")
+    timeout_seconds: int = Field(default=5, ge=1, description="Seconds before a probe fails.")
+    failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failures before the probe acts."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} must be an absolute HTTP path such as /healthz")
+        return value
+
+
+# Paths whose answer depends on PostgreSQL or Redis: a liveness probe on them would restart every
+# pod when the database blips, turning a data-store hiccup into an outage.
+_DEPENDENT_PATHS = ("/dbhealth", "/healthz/database", "/healthz/redis", "/healthz/worker")
+
+
+class ProbesConfig(Strict):
+    """Health checks of frontend and backend (Twenty serves /healthz without touching the DB)."""
+
+    readiness: ProbeConfig = Field(
+        default=ProbeConfig(period_seconds=5),
+        description="Readiness: when failing, the pod leaves the Service and the target group.",
+    )
+    liveness: ProbeConfig = Field(
+        default=ProbeConfig(),
+        description="Liveness: when failing, the kubelet restarts the container. Must not "
+        "depend on the database or Redis.",
+    )
+    startup: ProbeConfig = Field(
+        default=ProbeConfig(failure_threshold=60),
+        description="Startup: holds the other probes off until the server answers; "
+        "period x threshold must cover a first boot (default 10 minutes).",
+    )
+
+    @model_validator(mode="after")
+    def _liveness_independent(self) -> ProbesConfig:
+        if self.liveness.path in _DEPENDENT_PATHS:
             raise SubfieldError(
                 [
                     (
-                        "min_replicas",
-                        f"{self.min_replicas} is greater than max_replicas "
-                        f"{self.max_replicas}; lower it",
+                        "liveness.path",
+                        f"{self.liveness.path} depends on the database or Redis; use a path "
+                        "that only checks the process, e.g. /healthz",
                     )
                 ]
             )
         return self
 
 
+class NodeOverheadConfig(Strict):
+    """Requests of the DaemonSets every node runs, taken before the CRM's pods are placed."""
+
+    cpu: str = Field(default="250m", description="CPU requests of the per-node DaemonSets.")
+    memory: str = Field(default="384Mi", description="Memory requests of the DaemonSets.")
+    pods: int = Field(default=5, ge=0, description="DaemonSet pods per node.")
+
+
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9][a-z0-9./_-]*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+
 class WorkloadsConfig(Strict):
     """The CRM's Deployments (seed component specifications)."""
 
+    image: str = Field(
+        description="Twenty's container image with a pinned release tag, e.g. "
+        "twentycrm/twenty:v1.14.0 (or a @sha256 digest); `latest` and untagged are refused."
+    )
+    secret_store_name: str = Field(
+        default="aws-secrets-manager",
+        description="Name of the External Secrets ClusterSecretStore reading Secrets Manager; "
+        "used to render the review copy, the cluster stack passes the real one.",
+    )
+    probes: ProbesConfig = Field(default=ProbesConfig(), description="Health checks.")
+    node_overhead: NodeOverheadConfig = Field(
+        default=NodeOverheadConfig(),
+        description="Per-node DaemonSet requests the capacity check subtracts.",
+    )
     frontend: WorkloadConfig = Field(description="The UI Deployment.")
     backend: WorkloadConfig = Field(description="The API Deployment.")
     worker: WorkloadConfig = Field(description="The background worker Deployment.")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        match = _IMAGE.match(value)
+        if not match:
+            raise ValueError(
+                f"{value!r} is not an image reference such as twentycrm/twenty:v1.14.0"
+            )
+        if match.group("tag") == "latest":
+            raise ValueError(f"{value!r} uses the moving tag latest; pin a release such as v1.14.0")
+        if not match.group("tag") and not match.group("digest"):
+            raise ValueError(f"{value!r} has no tag; pin a release such as {value}:v1.14.0")
+        return value
+
+    @property
+    def image_version(self) -> str:
+        """The tag (or digest) of the image: names the migration Job of that version."""
+        match = _IMAGE.match(self.image)
+        assert match is not None
+        return match.group("tag") or match.group("digest")
+
+
+# --------------------------------------------------------------------------- redis
+
+
+class RedisConfig(Strict):
+    """The ElastiCache replication group Twenty uses for its cache and BullMQ queues."""
+
+    engine: str = Field(default="valkey", description="valkey or redis (Redis OSS).")
+    engine_version: str = Field(
+        default="8.0", description="Engine version: 7.2/8.0 for valkey, 7.1 for redis."
+    )
+    node_type: str = Field(description="Cache node type, e.g. cache.t4g.micro.")
+    nodes: int = Field(
+        ge=1,
+        le=6,
+        description="Nodes: 1 (dev, qa) or 2+ (a primary and replicas across zones, with "
+        "automatic failover and multi-AZ).",
+    )
+    snapshot_retention_days: int = Field(
+        default=1, ge=0, le=35, description="Days of daily snapshots kept (0 turns them off)."
+    )
+
+    @model_validator(mode="after")
+    def _engine_known(self) -> RedisConfig:
+        supported = {"valkey": ("7.2", "8.0"), "redis": ("7.0", "7.1")}
+        if self.engine not in supported:
+            raise SubfieldError([("engine", f"{self.engine!r} must be valkey or redis")])
+        if self.engine_version not in supported[self.engine]:
+            versions = " or ".join(supported[self.engine])
+            raise SubfieldError(
+                [
+                    (
+                        "engine_version",
+                        f"{self.engine_version!r} must be {versions} for {self.engine}",
+                    )
+                ]
+            )
+        return self
+
+    @property
+    def parameter_group_family(self) -> str:
+        """valkey8, valkey7 or redis7: the family of the engine's major version."""
+        return f"{self.engine}{self.engine_version.split('.')[0]}"
+
+
+# --------------------------------------------------------------------------- storage
+
+
+class StorageConfig(Strict):
+    """The S3 bucket of attachments and its access logs."""
+
+    noncurrent_version_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days an overwritten or deleted file version is kept before expiry.",
+    )
+    access_log_retention_days: int = Field(
+        default=365, ge=1, description="Days the bucket's server access logs are kept."
+    )
 
 
 # --------------------------------------------------------------------------- dns
@@ -882,6 +1081,10 @@ class EnvironmentConfig(Strict):
     edge: EdgeConfig = Field(
         default_factory=EdgeConfig, description="The ALB, its target groups, logs and WAF."
     )
+    redis: RedisConfig = Field(description="The ElastiCache cache and queue store.")
+    storage: StorageConfig = Field(
+        default=StorageConfig(), description="The S3 bucket of attachments."
+    )
 
     @field_validator("account", mode="before")
     @classmethod
@@ -960,12 +1163,72 @@ class EnvironmentConfig(Strict):
                     f"{self.database.ubuntu_release} amd64 AMI of {self.region}",
                 )
             )
+        problems.extend(self._capacity_problems())
         env_tag = self.tags.get("Environment")
         if env_tag is not None and env_tag != self.name:
             problems.append(("tags.Environment", f"{env_tag!r} must equal name {self.name!r}"))
         if problems:
             raise SubfieldError(problems)
         return self
+
+    def _capacity_problems(self) -> list[tuple[str, str]]:
+        """All minimum replicas plus one surge pod per Deployment fit each node group's minimum."""
+        problems: list[tuple[str, str]] = []
+        overhead_cfg = self.workloads.node_overhead
+        try:
+            overhead = capacity.Allocatable(
+                cpu_m=capacity.cpu_millicores(overhead_cfg.cpu),
+                memory_mib=capacity.memory_mib(overhead_cfg.memory),
+                pods=overhead_cfg.pods,
+            )
+        except ValueError as exc:
+            return [("workloads.node_overhead", str(exc))]
+        tiers = {"frontend": ("frontend",), "backend": ("backend", "worker")}
+        for tier, names in tiers.items():
+            group = getattr(self.cluster.node_groups, tier)
+            unknown = [t for t in group.instance_types if t not in capacity.INSTANCE_TYPES]
+            if unknown:
+                problems.append(
+                    (
+                        f"cluster.node_groups.{tier}.instance_types",
+                        f"{unknown[0]} is not in the capacity table; add it to "
+                        "infra/capacity.py INSTANCE_TYPES",
+                    )
+                )
+                continue
+            # The smallest type of the group decides: any node may be of that type.
+            smallest = min(
+                (capacity.allocatable(t) for t in group.instance_types),
+                key=lambda a: (a.memory_mib, a.cpu_m),
+            )
+            pods = [
+                capacity.PodSet(
+                    name=name,
+                    count=getattr(self.workloads, name).min_replicas + 1,
+                    cpu_m=capacity.cpu_millicores(getattr(self.workloads, name).cpu_request),
+                    memory_mib=capacity.memory_mib(getattr(self.workloads, name).memory_request),
+                )
+                for name in names
+            ]
+            left = capacity.unplaced_pods(
+                pods, nodes=group.min_size, node=smallest, overhead=overhead
+            )
+            if left:
+                wanted = " + ".join(
+                    f"{p.count} {p.name} x {p.cpu_m}m/{p.memory_mib}Mi" for p in pods
+                )
+                problems.append(
+                    (
+                        f"workloads.{names[0]}.cpu_request",
+                        f"{wanted} (min replicas + 1 surge) do not fit {group.min_size} "
+                        f"x {group.instance_types[0]} (each {smallest.cpu_m}m/"
+                        f"{smallest.memory_mib}Mi/{smallest.pods} pods allocatable, less "
+                        f"{overhead.cpu_m}m/{overhead.memory_mib}Mi/{overhead.pods} pods of "
+                        f"DaemonSets): {len(left)} pods left over; lower the requests or raise "
+                        f"cluster.node_groups.{tier}.min_size",
+                    )
+                )
+        return problems
 
     @property
     def site(self) -> Site:

@@ -13,13 +13,15 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.stacks.base import EstateStack
 from infra.stacks.cluster import ClusterStack
+from infra.stacks.crm import CrmStack
+from infra.stacks.data import DataStack
 from infra.stacks.database import DatabaseStack
 from infra.stacks.dns import DnsStack
 from infra.stacks.edge import EdgeStack
 from infra.stacks.network import NetworkStack
 
 # Every environment has one stack per part, named twenty-<env>-<part>.
-STACK_PARTS = ("network", "dns", "edge", "cluster", "database")
+STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm")
 
 
 @dataclass
@@ -32,10 +34,20 @@ class Estate:
     edge: EdgeStack
     cluster: ClusterStack
     database: DatabaseStack
+    data: DataStack
+    crm: CrmStack
 
     @property
     def stacks(self) -> list[EstateStack]:
-        return [self.network, self.dns, self.edge, self.cluster, self.database]
+        return [
+            self.network,
+            self.dns,
+            self.edge,
+            self.cluster,
+            self.database,
+            self.data,
+            self.crm,
+        ]
 
 
 def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
@@ -67,6 +79,43 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         vpc=network.vpc,
         workload_security_group=network.workload_security_group,
     )
+    data = DataStack(
+        scope,
+        site=site,
+        redis=cfg.redis,
+        storage=cfg.storage,
+        vpc=network.vpc,
+        workload_security_group=network.workload_security_group,
+    )
+    crm = CrmStack(
+        scope,
+        site=site,
+        domain_name=cfg.domain_name,
+        workloads=cfg.workloads,
+        network=cfg.network,
+        cluster=cluster.control_plane.handle,
+        secret_store_name=cluster.secret_store_name,
+        frontend_target_group=edge.frontend_target_group,
+        backend_target_group=edge.backend_target_group,
+        database_host=database.host,
+        database_port=database.port,
+        database_name=database.database_name,
+        database_credentials=database.app_credentials,
+        file_bucket=data.file_bucket,
+        redis_host=data.redis_host,
+        redis_port=data.redis_port,
+        redis_auth_token=data.redis_auth_token,
+        app_secret=data.app_secret,
+        encryption_key=data.encryption_key,
+        crm_role=data.crm_role,
+    )
     return Estate(
-        config=cfg, network=network, dns=dns, edge=edge, cluster=cluster, database=database
+        config=cfg,
+        network=network,
+        dns=dns,
+        edge=edge,
+        cluster=cluster,
+        database=database,
+        data=data,
+        crm=crm,
     )

@@ -1,0 +1,171 @@
+"""Renders the CRM's Kubernetes manifests (`k8s/*.yaml.j2`) for one environment.
+
+The templates are jinja2; every value that comes from outside (names, ARNs, hosts) is inserted
+through the `q` filter (JSON quoting, valid YAML), so CDK tokens survive rendering and become
+CloudFormation references in the crm stack. The file name's first digit is the deployment
+phase: 0 namespace, 1 identity/configuration/secrets/policies, 2 migration Job, 3 workloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from infra.config import WorkloadConfig, WorkloadsConfig
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
+PHASES = {"0": "namespace", "1": "config", "2": "migration", "3": "workloads"}
+
+
+@dataclass(frozen=True)
+class ManifestInputs:
+    """Everything the templates need; strings may be CDK tokens (resolved at deploy time)."""
+
+    environment: str
+    domain_name: str
+    region: str
+    workloads: WorkloadsConfig
+    secret_store_name: str
+    file_bucket_name: str
+    redis_host: str
+    redis_port: int
+    redis_auth_secret: str
+    app_secret: str
+    encryption_key_secret: str
+    database_host: str
+    database_port: int
+    database_name: str
+    database_secret: str
+    frontend_target_group_arn: str
+    backend_target_group_arn: str
+    public_subnet_cidrs: list[str] = field(default_factory=list)
+    private_subnet_cidrs: list[str] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        return f"twenty-{self.environment}"
+
+    @property
+    def migration_job_prefix(self) -> str:
+        """`twenty-migrate-<version>`: a new image version is a new Job, run once."""
+        version = self.workloads.image_version.removeprefix("sha256:")[:20]
+        slug = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-")
+        return f"twenty-migrate-{slug}"
+
+
+@dataclass(frozen=True)
+class _Deployment:
+    name: str
+    purpose: str
+    workload: WorkloadConfig
+    service_account: str
+    tier: str
+    http: bool
+    front: bool = False
+    command: list[str] | None = None
+
+
+def _deployments(workloads: WorkloadsConfig) -> list[_Deployment]:
+    return [
+        _Deployment(
+            "frontend", "Serves the UI (seed: Service 3001).", workloads.frontend,
+            "twenty-frontend", "frontend", http=True, front=True,
+        ),
+        _Deployment(
+            "backend", "Serves the API (GraphQL/REST).", workloads.backend,
+            "twenty", "backend", http=True,
+        ),
+        _Deployment(
+            "worker", "Runs the background jobs of the BullMQ queues.", workloads.worker,
+            "twenty", "backend", http=False, command=["yarn", "worker:prod"],
+        ),
+    ]  # fmt: skip
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["q"] = lambda value: json.dumps(str(value))
+    # An External Secrets (Go) template expression, e.g. go(".password") -> {{ .password }}.
+    env.globals["go"] = lambda expression: "{{ " + expression + " }}"
+    return env
+
+
+def template_files() -> list[Path]:
+    """The templates in deployment order (partials, `_*.j2`, excluded)."""
+    return sorted(p for p in TEMPLATE_DIR.glob("*.yaml.j2"))
+
+
+def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
+    """The manifests of each phase, phases in deployment order."""
+    env = _environment()
+    context = {
+        **{k: v for k, v in asdict(inputs).items() if k != "workloads"},
+        "workloads": inputs.workloads,
+        "namespace": inputs.namespace,
+        "migration_job_name": inputs.migration_job_prefix,
+        "image": inputs.workloads.image,
+        "image_version": inputs.workloads.image_version,
+        "probe_cfg": inputs.workloads.probes,
+        "deployments": _deployments(inputs.workloads),
+    }
+    phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES.values()}
+    for path in template_files():
+        text = env.get_template(path.name).render(context)
+        try:
+            documents = [d for d in yaml.safe_load_all(text) if d]
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path.name} does not render to valid YAML: {exc}") from None
+        phases[PHASES[path.name[0]]].extend(documents)
+    for job in phases["migration"]:
+        job["metadata"]["name"] += "-" + _spec_digest(job)
+    return phases
+
+
+def _spec_digest(job: dict[str, Any]) -> str:
+    """Six hex digits of the Job's spec. A Job's pod template is immutable, so any change to it
+    (resources, command) must be a new Job rather than a failing `kubectl apply`; the migrations
+    it re-runs are idempotent."""
+    return hashlib.sha256(json.dumps(job["spec"], sort_keys=True).encode()).hexdigest()[:6]
+
+
+def migration_job_name(phases: dict[str, list[dict[str, Any]]]) -> str:
+    """Name of the rendered migration Job (the crm stack waits for it to succeed)."""
+    (job,) = phases["migration"]
+    name: str = job["metadata"]["name"]
+    return name
+
+
+def render_manifests(inputs: ManifestInputs) -> list[dict[str, Any]]:
+    """Every manifest of the environment, in deployment order."""
+    return [m for ms in render_phases(inputs).values() for m in ms]
+
+
+def manifest_file_name(manifest: dict[str, Any]) -> str:
+    return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+
+
+def write_manifests(manifests: list[dict[str, Any]], directory: Path) -> list[Path]:
+    """One YAML file per manifest, numbered in deployment order, for review."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    written = []
+    for i, manifest in enumerate(manifests):
+        path = directory / f"{i:02d}-{manifest_file_name(manifest)}"
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        written.append(path)
+    return written

@@ -1,0 +1,174 @@
+"""`twenty-<env>-data`: what the CRM keeps outside PostgreSQL: Redis, files, application secrets."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.config import RedisConfig, Site, StorageConfig
+from infra.constructs.file_bucket import FileBucket
+from infra.constructs.generated_secret import GeneratedSecret
+from infra.constructs.redis_cache import RedisCache
+from infra.stacks.base import EstateStack
+
+# Every secret of an environment is named under this prefix, so that the External Secrets
+# operator's read permission can be scoped to `twenty/<env>/*`.
+SECRET_PREFIX = "twenty/{env}/"
+
+
+class DataStack(EstateStack):
+    """Redis, the attachments bucket, the generated secrets and the CRM's Pod Identity role.
+
+    It depends on the network stack only (Redis admits the network's workload security group),
+    so it deploys beside the cluster. The crm stack associates `crm_role` with the CRM's service
+    account and turns the secrets into Kubernetes Secrets through External Secrets.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        site: Site,
+        redis: RedisConfig,
+        storage: StorageConfig,
+        vpc: ec2.IVpc,
+        workload_security_group: ec2.ISecurityGroup,
+    ) -> None:
+        super().__init__(
+            scope,
+            site=site,
+            part="data",
+            description="Twenty CRM: Redis, file storage bucket, application secrets",
+        )
+        env = site.environment
+        self.secret_prefix = SECRET_PREFIX.format(env=env)
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            description=f"twenty-{env}: encrypts Redis, the file bucket and the CRM's secrets",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DecryptThroughSecretsManager",
+                principals=[iam.AccountPrincipal(site.account)],
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "kms:CallerAccount": site.account,
+                        "kms:ViaService": f"secretsmanager.{site.region}.amazonaws.com",
+                    }
+                },
+            )
+        )
+        cfn_key = self.key.node.default_child
+        assert isinstance(cfn_key, kms.CfnKey)
+        cfn_key.override_logical_id("DataKey")
+
+        def generated(id: str, name: str, description: str) -> GeneratedSecret:
+            return GeneratedSecret(
+                self,
+                id,
+                prefix=self.secret_prefix,
+                name=name,
+                description=description,
+                key=self.key,
+                logical_id=id,
+            )
+
+        self.redis_auth_token = generated(
+            "RedisAuthToken", "redis-auth-token", "AUTH token of the CRM's Redis"
+        ).secret
+        self.app_secret = generated(
+            "AppSecret", "app-secret", "Twenty APP_SECRET: signs sessions and tokens"
+        ).secret
+        self.encryption_key = generated(
+            "EncryptionKey", "encryption-key", "Twenty ENCRYPTION_KEY: encrypts stored credentials"
+        ).secret
+
+        self.redis = RedisCache(
+            self,
+            "Redis",
+            vpc=vpc,
+            clients=workload_security_group,
+            key=self.key,
+            auth_token=self.redis_auth_token,
+            redis=redis,
+            name=f"twenty-{env}-redis",
+        )
+        self.files = FileBucket(
+            self,
+            "Files",
+            name=f"twenty-{env}-files-{site.account}-{site.region}",
+            key=self.key,
+            storage=storage,
+        )
+        self.file_bucket = self.files.bucket
+        # Assumed by EKS Pod Identity for the CRM's service account only: the association
+        # (namespace + service account -> this role) is made by the crm stack.
+        self.crm_role = iam.Role(
+            self,
+            "CrmServiceAccountRole",
+            assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com").with_session_tags(),
+            description=f"twenty-{env}: the CRM's pods read and write the file bucket",
+        )
+        self.file_bucket.grant_read_write(self.crm_role)
+
+        CfnOutput(self, "RedisHost", value=self.redis.host)
+        CfnOutput(self, "FileBucketName", value=self.file_bucket.bucket_name)
+        CfnOutput(self, "CrmRoleArn", value=self.crm_role.role_arn)
+        self._acknowledge_findings(redis)
+
+    @property
+    def redis_host(self) -> str:
+        return self.redis.host
+
+    @property
+    def redis_port(self) -> int:
+        return self.redis.port
+
+    def _acknowledge_findings(self, redis: RedisConfig) -> None:
+        """Every nag acknowledgement of this stack, each with the reason it does not apply."""
+        rotation_reasons = {
+            self.redis_auth_token: "Rotating the ElastiCache AUTH token needs a ROTATE/SET "
+            "sequence on the replication group coordinated with every client; done as a runbook, "
+            "not by a Secrets Manager rotation Lambda",
+            self.app_secret: "Rotating APP_SECRET signs every user out and invalidates issued "
+            "tokens; it is rotated deliberately during a maintenance window",
+            self.encryption_key: "Rotating ENCRYPTION_KEY needs Twenty's FALLBACK_ENCRYPTION_KEY "
+            "re-encryption procedure; an unattended rotation would make stored credentials "
+            "unreadable",
+        }
+        for secret, reason in rotation_reasons.items():
+            assert secret.node.default_child is not None
+            self.acknowledge(secret.node.default_child, "AwsSolutions-SMG4", reason)
+        if redis.nodes == 1:
+            self.acknowledge(
+                self.redis.replication_group,
+                "AwsSolutions-AEC4",
+                "This environment runs one cache node on purpose (config redis.nodes: 1, "
+                "cost); prod runs two across zones with automatic failover",
+            )
+        policy = self.crm_role.node.find_child("DefaultPolicy").node.default_child
+        assert policy is not None
+        wildcards = {
+            "Resource::<FileBucket.Arn>/*": "The CRM stores attachments under keys it chooses "
+            "at run time; the grant covers the objects of its own bucket only",
+            "Action::s3:GetObject*": "Read of object data, tags and versions (grant_read_write)",
+            "Action::s3:GetBucket*": "Bucket location and versioning lookups the SDK performs",
+            "Action::s3:List*": "Listing the bucket's own objects and multipart uploads",
+            "Action::s3:DeleteObject*": "Deleting attachments the users delete (versioned: the "
+            "old version stays restorable)",
+            "Action::s3:Abort*": "Aborting the CRM's own failed multipart uploads",
+            "Action::kms:GenerateDataKey*": "Writing SSE-KMS objects needs a data key of the "
+            "bucket's key, and only that key is in the resource",
+            "Action::kms:ReEncrypt*": "Copying SSE-KMS objects within the bucket re-encrypts "
+            "under the bucket's key, the only key in the resource",
+        }
+        for finding, reason in wildcards.items():
+            self.acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
