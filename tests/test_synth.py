@@ -49,3 +49,30 @@ def test_new_config_file_is_a_new_environment(tmp_path: Path) -> None:
     assert sorted(e.config.name for e in estates) == sorted([*ALL_CONFIGS, "staging"])
     staging_estate = next(e for e in estates if e.config.name == "staging")
     assert staging_estate.network.stack_name == "twenty-staging-network"
+
+
+def _waves(synthesized: SynthesizedEstate, env: str) -> dict[str, int]:
+    """Deploy wave of each stack: 1 + the latest wave among the stacks it depends on."""
+    artifacts = {
+        s.stack_name: synthesized.assembly.get_stack_by_name(s.stack_name)
+        for s in synthesized.estates[env].stacks
+    }
+    waves: dict[str, int] = {}
+
+    def wave(name: str) -> int:
+        if name not in waves:
+            deps = [d.id for d in artifacts[name].dependencies if d.id in artifacts]
+            waves[name] = 1 + max((wave(d) for d in deps), default=0)
+        return waves[name]
+
+    for name in artifacts:
+        wave(name)
+    return waves
+
+
+def test_environment_deploys_in_at_most_four_waves(synthesized: SynthesizedEstate, env: str):
+    waves = _waves(synthesized, env)
+    assert max(waves.values()) <= 4, waves
+    # the database and the cluster need only the network: they deploy side by side
+    assert waves[f"twenty-{env}-database"] == waves[f"twenty-{env}-cluster"] == 2
+    assert waves[f"twenty-{env}-network"] == waves[f"twenty-{env}-dns"] == 1
