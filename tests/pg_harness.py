@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -29,13 +30,20 @@ def postgres_bin() -> Path | None:
     return next((p for p in reversed(found) if (p / "initdb").exists()), None)
 
 
+def tool_missing(reason: str) -> NoReturn:
+    """Skip a test whose real server or tool is absent; under CI (which installs them) fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; .ci/run should have installed it")
+    pytest.skip(reason)
+
+
 def require_servers(*, pgbackrest: bool = False) -> Path:
-    """The PostgreSQL bin dir, or skip with the reason (CI installs both, so it never skips)."""
+    """The PostgreSQL bin dir, or skip with the reason (fails under CI, which installs both)."""
     bin_dir = postgres_bin()
     if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries absent: apt-get install -y postgresql (.ci/run)")
+        tool_missing("PostgreSQL server binaries absent: apt-get install -y postgresql")
     if pgbackrest and shutil.which("pgbackrest") is None:
-        pytest.skip("pgBackRest absent: apt-get install -y pgbackrest (.ci/run)")
+        tool_missing("pgBackRest absent: apt-get install -y pgbackrest")
     return bin_dir
 
 

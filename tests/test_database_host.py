@@ -17,6 +17,7 @@ from infra.config import EnvironmentConfig, PgGraphqlPackage
 from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, render_host
 from infra.stacks.database import backup_bucket_name, log_group_name, secret_name
 from tests.conftest import SynthesizedEstate
+from tests.pg_harness import tool_missing
 
 
 def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
@@ -38,7 +39,7 @@ def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
 def _tool(name: str, package: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} absent: apt-get install -y {package} (.ci/run installs it)")
+        tool_missing(f"{name} absent: apt-get install -y {package}")
     return path
 
 
