@@ -6,6 +6,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 
+from infra.app import cdk_context
 from infra.nag import MIN_REASON_LENGTH, acknowledge, enable_nag
 from tests.conftest import SynthesizedEstate
 
@@ -25,7 +26,7 @@ def test_every_app_gets_nag(monkeypatch: pytest.MonkeyPatch) -> None:
 
     enabled: list[App] = []
     monkeypatch.setattr(infra.app, "enable_nag", enabled.append)
-    app = App()
+    app = App(context=cdk_context())
     infra.app.build_app(app, "dev")
     assert enabled == [app]
 

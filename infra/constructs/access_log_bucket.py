@@ -1,6 +1,6 @@
-"""The S3 bucket an ALB writes its access logs to.
+"""An S3 bucket that receives access logs (from an ALB, or S3 server access logs).
 
-ALB log delivery supports only SSE-S3 (not KMS) encryption, so the bucket uses S3-managed keys;
+Both log deliveries support only SSE-S3 (not KMS) encryption, so the bucket uses S3-managed keys;
 it is private, SSL-only and expires old logs. Its logical id is pinned so that a refactor of the
 construct tree can never replace it (and orphan or delete the logs).
 """

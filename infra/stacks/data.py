@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import RedisConfig, Site, StorageConfig
-from infra.constructs.file_bucket import FileBucket
+from infra.constructs.data_bucket import DataBucket
 from infra.constructs.generated_secret import GeneratedSecret
 from infra.constructs.redis_cache import RedisCache
 from infra.stacks.base import EstateStack
@@ -101,12 +101,16 @@ class DataStack(EstateStack):
             redis=redis,
             name=f"twenty-{env}-redis",
         )
-        self.files = FileBucket(
+        self.files = DataBucket(
             self,
             "Files",
-            name=f"twenty-{env}-files-{site.account}-{site.region}",
+            bucket_name=f"twenty-{env}-files-{site.account}-{site.region}",
             key=self.key,
-            storage=storage,
+            logical_id="FileBucket",
+            access_logs_logical_id="FileAccessLogs",
+            access_log_prefix="files/",
+            access_log_retention_days=storage.access_log_retention_days,
+            noncurrent_version_retention_days=storage.noncurrent_version_retention_days,
         )
         self.file_bucket = self.files.bucket
         # Assumed by EKS Pod Identity for the CRM's service account only: the association

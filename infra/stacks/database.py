@@ -10,7 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import DatabaseConfig, NetworkConfig, Site
-from infra.constructs.backup_bucket import BackupBucket
+from infra.constructs.data_bucket import DataBucket
 from infra.constructs.database_instance import DatabaseInstance
 from infra.constructs.database_security_group import DatabaseSecurityGroup
 from infra.constructs.encrypted_log_group import EncryptedLogGroup
@@ -86,13 +86,17 @@ class DatabaseStack(EstateStack):
             logical_id="AdminCredentialsSecret",
             description="PostgreSQL superuser of the database host (break-glass administration)",
         ).secret
-        self.backups = BackupBucket(
+        self.backups = DataBucket(
             self,
             "PgBackRest",
             bucket_name=backup_bucket_name(site),
             key=self.storage_key,
-            ia_transition_days=database.backup.bucket_ia_transition_days,
-            noncurrent_expiry_days=database.backup.bucket_noncurrent_expiry_days,
+            logical_id="PgBackRestBucket",
+            access_logs_logical_id="PgBackRestAccessLogs",
+            access_log_prefix="pgbackrest/",
+            access_log_retention_days=365,
+            noncurrent_version_retention_days=database.backup.bucket_noncurrent_expiry_days,
+            infrequent_access_after_days=database.backup.bucket_ia_transition_days,
         )
         self.logs = EncryptedLogGroup(
             self, "PostgresLogs", retention=database.log_retention_days, purpose="PostgreSQL"
