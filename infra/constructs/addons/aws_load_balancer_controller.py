@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.config import alb_controller_policy_file
+from infra.constructs.addons.helm import pinned_chart
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
@@ -57,17 +57,13 @@ class AwsLoadBalancerController(Construct):
                     wildcards.add(resource)
         # Wildcard resources of the published policy, for the stack's nag acknowledgements.
         self.wildcard_resources = sorted(wildcards)
-        self.chart = eks.HelmChart(
+        self.chart = pinned_chart(
             self,
-            "Chart",
             cluster=cluster,
             repository="https://aws.github.io/eks-charts",
             chart="aws-load-balancer-controller",
             version=chart_version,
-            release="aws-load-balancer-controller",
             namespace=NAMESPACE,
-            wait=True,
-            timeout=Duration.minutes(15),
             values={
                 "clusterName": cluster_name,
                 "region": region,

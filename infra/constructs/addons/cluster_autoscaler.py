@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from infra.constructs.addons.helm import pinned_chart
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"
@@ -96,17 +98,13 @@ class ClusterAutoscaler(Construct):
                 },
             )
         )
-        self.chart = eks.HelmChart(
+        self.chart = pinned_chart(
             self,
-            "Chart",
             cluster=cluster,
             repository="https://kubernetes.github.io/autoscaler",
             chart="cluster-autoscaler",
             version=chart_version,
-            release="cluster-autoscaler",
             namespace=NAMESPACE,
-            wait=True,
-            timeout=Duration.minutes(15),
             values={
                 "cloudProvider": "aws",
                 "awsRegion": region,

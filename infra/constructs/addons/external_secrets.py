@@ -6,10 +6,12 @@ under this environment's prefix, and workloads declare ExternalSecrets against t
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from infra.constructs.addons.helm import pinned_chart
 
 NAMESPACE = "external-secrets"
 SERVICE_ACCOUNT = "external-secrets"
@@ -82,17 +84,13 @@ class ExternalSecrets(Construct):
                 },
             )
         )
-        self.chart = eks.HelmChart(
+        self.chart = pinned_chart(
             self,
-            "Chart",
             cluster=cluster,
             repository="https://charts.external-secrets.io",
             chart="external-secrets",
             version=chart_version,
-            release="external-secrets",
             namespace=NAMESPACE,
-            wait=True,
-            timeout=Duration.minutes(15),
             values={
                 "installCRDs": True,
                 "replicaCount": 2,
