@@ -15,7 +15,8 @@ import yaml
 
 from infra.config import EnvironmentConfig, PgGraphqlPackage
 from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, render_host
-from infra.stacks.database import backup_bucket_name, log_group_name, secret_name
+from infra.naming import secret_name
+from infra.stacks.database import backup_bucket_name, log_group_name
 from tests.conftest import SynthesizedEstate
 from tests.pg_harness import tool_missing
 
@@ -29,8 +30,8 @@ def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
             vpc_cidr=str(cfg.network.vpc_cidr),
             log_group_name=log_group_name(cfg.name),
             backup_bucket_name=backup_bucket_name(cfg.site),
-            app_secret_name=secret_name(cfg.name, "app"),
-            admin_secret_name=secret_name(cfg.name, "admin"),
+            app_secret_name=secret_name(cfg.name, "database", "app"),
+            admin_secret_name=secret_name(cfg.name, "database", "admin"),
         ),
         database=cfg.database,
     )

@@ -18,14 +18,10 @@ from infra.constructs.addons.pod_identity_agent import PodIdentityAgent
 from infra.constructs.addons.vpc_cni import VpcCni
 from infra.constructs.eks_control_plane import EksControlPlane
 from infra.constructs.eks_node_group import TierNodeGroup, node_role
+from infra.naming import secret_prefix
 from infra.stacks.base import EstateStack
 
 TIERS = ("frontend", "backend")
-
-
-def secret_name_prefix(environment: str) -> str:
-    """Secrets Manager name prefix of `environment`; External Secrets reads only these names."""
-    return f"twenty/{environment}/"
 
 
 class ClusterStack(EstateStack):
@@ -52,7 +48,7 @@ class ClusterStack(EstateStack):
             description="Twenty CRM: EKS cluster, node groups, platform add-ons",
         )
         name = f"twenty-{site.environment}"
-        self.secret_name_prefix = secret_name_prefix(site.environment)
+        self.secret_name_prefix = secret_prefix(site.environment)
         self.control_plane = EksControlPlane(
             self, "ControlPlane", name=name, config=cluster, vpc=vpc
         )

@@ -12,11 +12,11 @@ from infra.config import RedisConfig, Site, StorageConfig
 from infra.constructs.data_bucket import DataBucket
 from infra.constructs.generated_secret import GeneratedSecret
 from infra.constructs.redis_cache import RedisCache
+from infra.naming import secret_prefix
 from infra.stacks.base import EstateStack
 
 # Every secret of an environment is named under this prefix, so that the External Secrets
 # operator's read permission can be scoped to `twenty/<env>/*`.
-SECRET_PREFIX = "twenty/{env}/"
 
 
 class DataStack(EstateStack):
@@ -44,7 +44,7 @@ class DataStack(EstateStack):
             description="Twenty CRM: Redis, file storage bucket, application secrets",
         )
         env = site.environment
-        self.secret_prefix = SECRET_PREFIX.format(env=env)
+        self.secret_prefix = secret_prefix(env)
         self.key = kms.Key(
             self,
             "DataKey",

@@ -24,14 +24,10 @@ from infra.database_host import (
     HostInputs,
     render_host,
 )
+from infra.naming import secret_name
 from infra.stacks.base import EstateStack
 
 BACKUP_TAG_KEY = "twenty-backup"
-
-
-def secret_name(environment: str, user: str) -> str:
-    """Under `twenty/<env>/`, the prefix the cluster's External Secrets role may read."""
-    return f"twenty/{environment}/database/{user}"
 
 
 def backup_bucket_name(site: Site) -> str:
@@ -71,7 +67,7 @@ class DatabaseStack(EstateStack):
         self.app_credentials = GeneratedCredentials(
             self,
             "AppCredentials",
-            secret_name=secret_name(env, "app"),
+            secret_name=secret_name(env, "database", "app"),
             username=APP_ROLE,
             key=self.secrets_key,
             logical_id="AppCredentialsSecret",
@@ -80,7 +76,7 @@ class DatabaseStack(EstateStack):
         self.admin_credentials = GeneratedCredentials(
             self,
             "AdminCredentials",
-            secret_name=secret_name(env, "admin"),
+            secret_name=secret_name(env, "database", "admin"),
             username=ADMIN_ROLE,
             key=self.secrets_key,
             logical_id="AdminCredentialsSecret",
@@ -111,8 +107,8 @@ class DatabaseStack(EstateStack):
                 vpc_cidr=str(network.vpc_cidr),
                 log_group_name=log_group_name(env),
                 backup_bucket_name=backup_bucket_name(site),
-                app_secret_name=secret_name(env, "app"),
-                admin_secret_name=secret_name(env, "admin"),
+                app_secret_name=secret_name(env, "database", "app"),
+                admin_secret_name=secret_name(env, "database", "admin"),
             ),
             database=database,
         )
