@@ -27,6 +27,8 @@ PORT = 5432
 EXTENSIONS = ("uuid-ossp", "unaccent")
 # Instance tag carrying the data volume id (IMDS exposes instance tags when enabled).
 DATA_VOLUME_TAG = "TwentyDataVolumeId"
+# Where bootstrap.sh mounts the data volume (MOUNT_POINT there); the agent reports its disk use.
+DATA_MOUNT_POINT = "/var/lib/postgresql"
 # EC2 refuses user data over 16 KiB (before base64).
 USER_DATA_LIMIT = 16384
 _ENV = jinja2.Environment(
@@ -85,6 +87,11 @@ class RenderedHost:
         return {f.path: f.content for f in self.files if f.content.startswith("#!/bin/bash")}
 
 
+def metrics_namespace(environment: str) -> str:
+    """CloudWatch namespace of the host's agent metrics (memory, swap, disk)."""
+    return f"Twenty/{environment}/Database"
+
+
 def data_directory(postgres_version: int) -> str:
     """Where the cluster lives: on the data volume, mounted at /var/lib/postgresql."""
     return f"/var/lib/postgresql/{postgres_version}/main"
@@ -106,14 +113,14 @@ def _cloudwatch_agent_config(inputs: HostInputs, database: DatabaseConfig) -> st
     config = {
         "agent": {"metrics_collection_interval": 60, "run_as_user": "root"},
         "metrics": {
-            "namespace": f"Twenty/{inputs.environment}/Database",
+            "namespace": metrics_namespace(inputs.environment),
             "append_dimensions": {"InstanceId": "${aws:InstanceId}"},
             "metrics_collected": {
                 "mem": {"measurement": ["mem_used_percent", "mem_available"]},
                 "swap": {"measurement": ["swap_used_percent"]},
                 "disk": {
                     "measurement": ["used_percent", "inodes_free"],
-                    "resources": ["/", "/var/lib/postgresql"],
+                    "resources": ["/", DATA_MOUNT_POINT],
                 },
             },
         },

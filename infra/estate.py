@@ -18,10 +18,11 @@ from infra.stacks.data import DataStack
 from infra.stacks.database import DatabaseStack
 from infra.stacks.dns import DnsStack
 from infra.stacks.edge import EdgeStack
+from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
 
 # Every environment has one stack per part, named twenty-<env>-<part>.
-STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm")
+STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm", "monitoring")
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Estate:
     database: DatabaseStack
     data: DataStack
     crm: CrmStack
+    monitoring: MonitoringStack
 
     @property
     def stacks(self) -> list[EstateStack]:
@@ -47,6 +49,7 @@ class Estate:
             self.database,
             self.data,
             self.crm,
+            self.monitoring,
         ]
 
 
@@ -109,6 +112,19 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         encryption_key=data.encryption_key,
         crm_role=data.crm_role,
     )
+    monitoring = MonitoringStack(
+        scope,
+        site=site,
+        monitoring=cfg.monitoring,
+        load_balancer=edge.load_balancer,
+        target_groups={
+            "frontend": edge.frontend_target_group,
+            "backend": edge.backend_target_group,
+        },
+        database_instance=database.instance,
+        backup_vault=database.backup_vault,
+        redis_node_ids=data.redis_node_ids,
+    )
     return Estate(
         config=cfg,
         network=network,
@@ -118,4 +134,5 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         database=database,
         data=data,
         crm=crm,
+        monitoring=monitoring,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnDeletionPolicy
+from aws_cdk import CfnDeletionPolicy, Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_kms as kms
@@ -89,6 +89,12 @@ class RedisCache(Construct):
         # taken daily anyway (snapshot_retention_days) for point restores.
         self.replication_group.cfn_options.deletion_policy = CfnDeletionPolicy.RETAIN
         self.replication_group.cfn_options.update_replace_policy = CfnDeletionPolicy.RETAIN
+        # ElastiCache names the member clusters <group id>-001, -002, ...: the CacheClusterId
+        # dimension of each node's CloudWatch metrics.
+        self.node_ids = [
+            Fn.join("-", [self.replication_group.ref, f"{n:03d}"])
+            for n in range(1, redis.nodes + 1)
+        ]
         self.replication_group.override_logical_id("RedisReplicationGroup")
 
     @property

@@ -136,6 +136,11 @@ class DataStack(EstateStack):
     def redis_port(self) -> int:
         return self.redis.port
 
+    @property
+    def redis_node_ids(self) -> list[str]:
+        """CacheClusterId of each cache node, for per-node alarms."""
+        return self.redis.node_ids
+
     def _acknowledge_findings(self, redis: RedisConfig) -> None:
         """Every nag acknowledgement of this stack, each with the reason it does not apply."""
         rotation_reasons = {

@@ -22,6 +22,7 @@ from infra.database_host import (
     DATABASE_NAME,
     PORT,
     HostInputs,
+    metrics_namespace,
     render_host,
 )
 from infra.naming import secret_name
@@ -145,7 +146,8 @@ class DatabaseStack(EstateStack):
             tag_value=f"{env}-database",
             retention_days=database.backup.snapshot_retention_days,
         )
-        self._grant_host(self.host_parts.role, metrics_namespace=f"Twenty/{env}/Database")
+        self.backup_vault = self.snapshots.vault
+        self._grant_host(self.host_parts.role, metrics_namespace=metrics_namespace(env))
         CfnOutput(self, "InstanceId", value=self.instance.instance_id)
         CfnOutput(self, "HostName", value=self.host)
         CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
