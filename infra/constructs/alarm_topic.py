@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-# Services that publish to the topic and so must encrypt with its key.
-PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
 class AlarmTopic(Construct):
     """`self.topic`, encrypted with its own retained, rotated key, each address subscribed.
 
-    CloudWatch alarms and EventBridge publish to an encrypted topic only if the key policy
-    lets their service principals use the key; nothing else may.
+    CloudWatch alarms publish to an encrypted topic with a resource policy only if both the
+    key policy and the topic policy admit the CloudWatch service; the topic policy admits only
+    this account's alarms named `alarm_name_prefix`*. (EventBridge is admitted by the rule's
+    SnsTopic target, which adds its own key and topic grants.)
     """
 
-    def __init__(self, scope: Construct, id: str, *, name: str, emails: list[str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        emails: list[str],
+        account: str,
+        region: str,
+        alarm_name_prefix: str,
+    ) -> None:
         super().__init__(scope, id)
         self.key = kms.Key(
             self,
@@ -34,8 +45,8 @@ class AlarmTopic(Construct):
         cfn_key.override_logical_id("AlarmTopicKey")
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AlarmPublishers",
-                principals=[iam.ServicePrincipal(p) for p in PUBLISHERS],
+                sid="CloudWatchAlarms",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
             )
@@ -47,6 +58,21 @@ class AlarmTopic(Construct):
             display_name=name,
             master_key=self.key,
             enforce_ssl=True,
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarms",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{region}:{account}:alarm:"
+                        f"{alarm_name_prefix}*"
+                    },
+                },
+            )
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

@@ -48,7 +48,13 @@ class MonitoringStack(EstateStack):
         self._cfg = monitoring
         self._period = Duration.seconds(monitoring.period_seconds)
         self.alarm_topic = AlarmTopic(
-            self, "AlarmTopic", name=f"twenty-{self._env}-alarms", emails=monitoring.alarm_emails
+            self,
+            "AlarmTopic",
+            name=f"twenty-{self._env}-alarms",
+            emails=monitoring.alarm_emails,
+            account=site.account,
+            region=site.region,
+            alarm_name_prefix=f"twenty-{self._env}-",
         )
         self.topic = self.alarm_topic.topic
         self.alarms: dict[str, cloudwatch.Alarm] = {}
