@@ -72,16 +72,14 @@ class MonitoringStack(EstateStack):
             title = tier.capitalize()
             self._alarm(
                 f"{title}Target5xx",
-                group.metrics.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=self._period, statistic="Sum"
-                ),
+                self._target_metric("HTTPCode_Target_5XX_Count", load_balancer, group, "Sum"),
                 monitoring.target_5xx_count,
                 f"The {tier} pods answer with 5xx",
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             self._alarm(
                 f"{title}UnhealthyHosts",
-                group.metrics.unhealthy_host_count(period=self._period, statistic="Maximum"),
+                self._target_metric("UnHealthyHostCount", load_balancer, group, "Maximum"),
                 monitoring.unhealthy_hosts,
                 f"{tier} pods fail the ALB health check",
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -149,6 +147,29 @@ class MonitoringStack(EstateStack):
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         alarm.add_ok_action(actions.SnsAction(self.topic))
         self.alarms[id] = alarm
+
+    def _target_metric(
+        self,
+        name: str,
+        load_balancer: elbv2.ApplicationLoadBalancer,
+        group: elbv2.ApplicationTargetGroup,
+        statistic: str,
+    ) -> cloudwatch.Metric:
+        """Dimensions from the two resources' full-name attributes.
+
+        `group.metrics` would derive the load balancer's name by splitting the listener ARN
+        exported by the edge stack, which cfn-lint cannot type-check across stacks.
+        """
+        return cloudwatch.Metric(
+            namespace="AWS/ApplicationELB",
+            metric_name=name,
+            dimensions_map={
+                "LoadBalancer": load_balancer.load_balancer_full_name,
+                "TargetGroup": group.target_group_full_name,
+            },
+            statistic=statistic,
+            period=self._period,
+        )
 
     def _ec2_metric(self, name: str, instance_id: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
