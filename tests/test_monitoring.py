@@ -89,7 +89,9 @@ def test_alarms_watch_this_environments_resources(synthesized: SynthesizedEstate
     assert [d["Name"] for d in cpu["Dimensions"]] == ["InstanceId"]
     assert f"twenty-{env}-database" in str(cpu["Dimensions"])
     for tier in ("frontend", "backend"):
-        dims = {d["Name"]: d["Value"] for d in alarms[f"twenty-{env}-{tier}-target5xx"]["Dimensions"]}
+        dims = {
+            d["Name"]: d["Value"] for d in alarms[f"twenty-{env}-{tier}-target5xx"]["Dimensions"]
+        }
         assert set(dims) == {"LoadBalancer", "TargetGroup"}
         assert f"twenty-{env}-edge" in str(dims)
     redis = alarms[f"twenty-{env}-redis-memory1"]

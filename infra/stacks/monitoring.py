@@ -102,8 +102,7 @@ class MonitoringStack(EstateStack):
             "DatabaseDisk",
             self._data_volume_used_percent(instance_id),
             monitoring.database_disk_used_percent,
-            f"The data volume ({DATA_MOUNT_POINT}) is filling up; grow it before PostgreSQL "
-            "stops",
+            f"The data volume ({DATA_MOUNT_POINT}) is filling up; grow it before PostgreSQL stops",
         )
         for n, node_id in enumerate(redis_node_ids, start=1):
             self._alarm(
