@@ -78,7 +78,7 @@ def test_database_disk_alarm_queries_the_agent_metric_of_the_host(
         f'SELECT MAX(used_percent) FROM "Twenty/{env}/Database" WHERE InstanceId = \''
     )
     assert suffix == f"' AND path = '{DATA_MOUNT_POINT}'"
-    assert "twenty-{}-database".format(env) in str(instance_id)
+    assert f"twenty-{env}-database" in str(instance_id)
     assert query["ReturnData"] is True
 
 
