@@ -101,6 +101,25 @@ class PodSet:
     memory_mib: int
 
 
+# Node group (tier) -> the Deployments scheduled on it (nodeSelector tier=<tier>).
+TIERS: dict[str, tuple[str, ...]] = {"frontend": ("frontend",), "backend": ("backend", "worker")}
+
+
+@dataclass(frozen=True)
+class TierFit:
+    """One node group at its minimum size against its Deployments' replicas plus one surge."""
+
+    node: Allocatable
+    overhead: Allocatable
+    pods: list[PodSet]
+    left: list[str]
+
+
+def smallest_node(instance_types: list[str]) -> Allocatable:
+    """The group's smallest type decides: any node may be of that type."""
+    return min((allocatable(t) for t in instance_types), key=lambda a: (a.memory_mib, a.cpu_m))
+
+
 def unplaced_pods(
     pods: list[PodSet], *, nodes: int, node: Allocatable, overhead: Allocatable
 ) -> list[str]:

@@ -1265,20 +1265,40 @@ class EnvironmentConfig(Strict):
             raise SubfieldError(problems)
         return self
 
+    def node_overhead(self) -> capacity.Allocatable:
+        """What every node's DaemonSets take, as configured."""
+        overhead = self.workloads.node_overhead
+        return capacity.Allocatable(
+            cpu_m=capacity.cpu_millicores(overhead.cpu),
+            memory_mib=capacity.memory_mib(overhead.memory),
+            pods=overhead.pods,
+        )
+
+    def tier_fit(self, tier: str) -> capacity.TierFit:
+        """Do the min replicas + one surge pod of `tier`'s Deployments fit its minimum nodes?"""
+        group = getattr(self.cluster.node_groups, tier)
+        node = capacity.smallest_node(group.instance_types)
+        overhead = self.node_overhead()
+        pods = [
+            capacity.PodSet(
+                name=name,
+                count=getattr(self.workloads, name).min_replicas + 1,
+                cpu_m=capacity.cpu_millicores(getattr(self.workloads, name).cpu_request),
+                memory_mib=capacity.memory_mib(getattr(self.workloads, name).memory_request),
+            )
+            for name in capacity.TIERS[tier]
+        ]
+        left = capacity.unplaced_pods(pods, nodes=group.min_size, node=node, overhead=overhead)
+        return capacity.TierFit(node=node, overhead=overhead, pods=pods, left=left)
+
     def _capacity_problems(self) -> list[tuple[str, str]]:
         """All minimum replicas plus one surge pod per Deployment fit each node group's minimum."""
         problems: list[tuple[str, str]] = []
-        overhead_cfg = self.workloads.node_overhead
         try:
-            overhead = capacity.Allocatable(
-                cpu_m=capacity.cpu_millicores(overhead_cfg.cpu),
-                memory_mib=capacity.memory_mib(overhead_cfg.memory),
-                pods=overhead_cfg.pods,
-            )
+            self.node_overhead()
         except ValueError as exc:
             return [("workloads.node_overhead", str(exc))]
-        tiers = {"frontend": ("frontend",), "backend": ("backend", "worker")}
-        for tier, names in tiers.items():
+        for tier, names in capacity.TIERS.items():
             group = getattr(self.cluster.node_groups, tier)
             unknown = [t for t in group.instance_types if t not in capacity.INSTANCE_TYPES]
             if unknown:
@@ -1290,35 +1310,20 @@ class EnvironmentConfig(Strict):
                     )
                 )
                 continue
-            # The smallest type of the group decides: any node may be of that type.
-            smallest = min(
-                (capacity.allocatable(t) for t in group.instance_types),
-                key=lambda a: (a.memory_mib, a.cpu_m),
-            )
-            pods = [
-                capacity.PodSet(
-                    name=name,
-                    count=getattr(self.workloads, name).min_replicas + 1,
-                    cpu_m=capacity.cpu_millicores(getattr(self.workloads, name).cpu_request),
-                    memory_mib=capacity.memory_mib(getattr(self.workloads, name).memory_request),
-                )
-                for name in names
-            ]
-            left = capacity.unplaced_pods(
-                pods, nodes=group.min_size, node=smallest, overhead=overhead
-            )
-            if left:
+            fit = self.tier_fit(tier)
+            if fit.left:
                 wanted = " + ".join(
-                    f"{p.count} {p.name} x {p.cpu_m}m/{p.memory_mib}Mi" for p in pods
+                    f"{p.count} {p.name} x {p.cpu_m}m/{p.memory_mib}Mi" for p in fit.pods
                 )
+                node, overhead = fit.node, fit.overhead
                 problems.append(
                     (
                         f"workloads.{names[0]}.cpu_request",
                         f"{wanted} (min replicas + 1 surge) do not fit {group.min_size} "
-                        f"x {group.instance_types[0]} (each {smallest.cpu_m}m/"
-                        f"{smallest.memory_mib}Mi/{smallest.pods} pods allocatable, less "
+                        f"x {group.instance_types[0]} (each {node.cpu_m}m/"
+                        f"{node.memory_mib}Mi/{node.pods} pods allocatable, less "
                         f"{overhead.cpu_m}m/{overhead.memory_mib}Mi/{overhead.pods} pods of "
-                        f"DaemonSets): {len(left)} pods left over; lower the requests or raise "
+                        f"DaemonSets): {len(fit.left)} pods left over; lower the requests or raise "
                         f"cluster.node_groups.{tier}.min_size",
                     )
                 )

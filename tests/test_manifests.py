@@ -363,25 +363,8 @@ def test_written_files_round_trip(written: Path, rendered: dict[str, list[dict[s
 
 def test_pods_fit_the_minimum_nodes(env: str, cfg: EnvironmentConfig) -> None:
     """All minimum replicas + one surge pod per Deployment fit each group's minimum nodes."""
-    overhead = capacity.Allocatable(
-        cpu_m=capacity.cpu_millicores(cfg.workloads.node_overhead.cpu),
-        memory_mib=capacity.memory_mib(cfg.workloads.node_overhead.memory),
-        pods=cfg.workloads.node_overhead.pods,
-    )
-    for tier, names in {"frontend": ["frontend"], "backend": ["backend", "worker"]}.items():
-        group = getattr(cfg.cluster.node_groups, tier)
-        node = min((capacity.allocatable(t) for t in group.instance_types),
-                   key=lambda a: (a.memory_mib, a.cpu_m))  # fmt: skip
-        pods = [
-            capacity.PodSet(
-                name=n,
-                count=getattr(cfg.workloads, n).min_replicas + 1,
-                cpu_m=capacity.cpu_millicores(getattr(cfg.workloads, n).cpu_request),
-                memory_mib=capacity.memory_mib(getattr(cfg.workloads, n).memory_request),
-            )
-            for n in names
-        ]
-        left = capacity.unplaced_pods(pods, nodes=group.min_size, node=node, overhead=overhead)
+    for tier in capacity.TIERS:
+        left = cfg.tier_fit(tier).left
         assert left == [], f"{env} {tier}: {left} do not fit"
 
 
