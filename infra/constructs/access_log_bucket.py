@@ -11,6 +11,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.constructs.stateful import pin_logical_id
+
 
 class AccessLogBucket(Construct):
     """`self.bucket`: encrypted, public access blocked, SSL-only, expiring after N days."""
@@ -35,6 +37,4 @@ class AccessLogBucket(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
-        cfn_bucket = self.bucket.node.default_child
-        assert isinstance(cfn_bucket, s3.CfnBucket)
-        cfn_bucket.override_logical_id(logical_id)
+        pin_logical_id(self.bucket, logical_id)

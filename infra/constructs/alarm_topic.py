@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from infra.constructs.stateful import retained_key
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
@@ -33,16 +34,12 @@ class AlarmTopic(Construct):
         alarm_name_prefix: str,
     ) -> None:
         super().__init__(scope, id)
-        self.key = kms.Key(
+        self.key = retained_key(
             self,
             "Key",
             description=f"Encrypts the {name} alarm topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            logical_id="AlarmTopicKey",
         )
-        cfn_key = self.key.node.default_child
-        assert isinstance(cfn_key, kms.CfnKey)
-        cfn_key.override_logical_id("AlarmTopicKey")
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarms",

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.access_log_bucket import AccessLogBucket
+from infra.constructs.stateful import pin_logical_id
 
 
 class DataBucket(Construct):
@@ -76,6 +77,4 @@ class DataBucket(Construct):
                 )
             ],
         )
-        cfn = self.bucket.node.default_child
-        assert isinstance(cfn, s3.CfnBucket)
-        cfn.override_logical_id(logical_id)
+        pin_logical_id(self.bucket, logical_id)

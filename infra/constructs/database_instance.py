@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Size, Tags
+from aws_cdk import Duration, RemovalPolicy, Resource, Size, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
@@ -13,17 +13,16 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import DatabaseConfig
+from infra.constructs.stateful import pin_logical_id
 from infra.database_host import DATA_VOLUME_TAG
 
 ROOT_VOLUME_GIB = 20
 
 
-def _pin(construct: Construct, logical_id: str) -> None:
+def _pin(construct: Resource, logical_id: str) -> None:
     """Retain on delete and on replacement, under a logical id that refactors cannot move."""
-    cfn = construct.node.default_child
-    assert isinstance(cfn, CfnResource)
-    cfn.apply_removal_policy(RemovalPolicy.RETAIN)
-    cfn.override_logical_id(logical_id)
+    construct.apply_removal_policy(RemovalPolicy.RETAIN)
+    pin_logical_id(construct, logical_id)
 
 
 class DatabaseInstance(Construct):

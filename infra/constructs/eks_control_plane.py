@@ -6,14 +6,13 @@ import importlib
 import re
 from typing import cast
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import KUBERNETES_VERSIONS, ClusterConfig
+from infra.constructs.stateful import retained_key
 
 ALL_LOG_TYPES = [
     eks.ClusterLoggingTypes.API,
@@ -52,16 +51,12 @@ class EksControlPlane(Construct):
         self, scope: Construct, id: str, *, name: str, config: ClusterConfig, vpc: ec2.IVpc
     ) -> None:
         super().__init__(scope, id)
-        self.secrets_key = kms.Key(
+        self.secrets_key = retained_key(
             self,
             "SecretsKey",
             description=f"Envelope encryption of Kubernetes Secrets in EKS cluster {name}",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            logical_id="ClusterSecretsKey",
         )
-        key_resource = self.secrets_key.node.default_child
-        assert isinstance(key_resource, kms.CfnKey)
-        key_resource.override_logical_id("ClusterSecretsKey")
         cidrs = [str(c) for c in config.public_endpoint_cidrs]
         endpoint = (
             eks.EndpointAccess.PUBLIC_AND_PRIVATE.only_from(*cidrs)

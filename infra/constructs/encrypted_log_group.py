@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from infra.constructs.stateful import retained_key
 
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
@@ -38,13 +39,7 @@ class EncryptedLogGroup(Construct):
     def __init__(self, scope: Construct, id: str, *, retention: int, purpose: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        self.key = kms.Key(
-            self,
-            "Key",
-            description=f"Encrypts the {purpose} log group",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.key = retained_key(self, "Key", description=f"Encrypts the {purpose} log group")
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],

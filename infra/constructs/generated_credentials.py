@@ -9,6 +9,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.constructs.stateful import pin_logical_id
+
 
 class GeneratedCredentials(Construct):
     """`self.secret`: JSON `{"username": ..., "password": ...}`, encrypted with `key`, retained.
@@ -45,6 +47,4 @@ class GeneratedCredentials(Construct):
                 exclude_punctuation=True,
             ),
         )
-        cfn = self.secret.node.default_child
-        assert isinstance(cfn, secretsmanager.CfnSecret)
-        cfn.override_logical_id(logical_id)
+        pin_logical_id(self.secret, logical_id)

@@ -7,6 +7,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.constructs.stateful import pin_logical_id
+
 
 class GeneratedSecret(Construct):
     """`self.secret`: 64 letters and digits named `<prefix><name>`, encrypted by `key`, retained.
@@ -38,6 +40,4 @@ class GeneratedSecret(Construct):
             ),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        cfn = self.secret.node.default_child
-        assert isinstance(cfn, secretsmanager.CfnSecret)
-        cfn.override_logical_id(logical_id)
+        pin_logical_id(self.secret, logical_id)

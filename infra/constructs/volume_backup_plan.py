@@ -5,8 +5,9 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
-from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+from infra.constructs.stateful import pin_logical_id, retained_key
 
 
 class VolumeBackupPlan(Construct):
@@ -27,22 +28,14 @@ class VolumeBackupPlan(Construct):
         retention_days: int,
     ) -> None:
         super().__init__(scope, id)
-        self.key = kms.Key(
-            self,
-            "VaultKey",
-            description="Encrypts the database backup vault",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.key = retained_key(self, "VaultKey", description="Encrypts the database backup vault")
         self.vault = backup.BackupVault(
             self,
             "Vault",
             encryption_key=self.key,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        cfn_vault = self.vault.node.default_child
-        assert isinstance(cfn_vault, backup.CfnBackupVault)
-        cfn_vault.override_logical_id("DatabaseBackupVault")
+        pin_logical_id(self.vault, "DatabaseBackupVault")
         self.plan = backup.BackupPlan(self, "Plan", backup_vault=self.vault)
         self.plan.add_rule(
             backup.BackupPlanRule(

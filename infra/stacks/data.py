@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import CfnOutput
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import RedisConfig, Site, StorageConfig
 from infra.constructs.data_bucket import DataBucket
 from infra.constructs.generated_secret import GeneratedSecret
 from infra.constructs.redis_cache import RedisCache
+from infra.constructs.stateful import retained_key
 from infra.naming import secret_prefix
 from infra.stacks.base import EstateStack
 
@@ -45,12 +45,11 @@ class DataStack(EstateStack):
         )
         env = site.environment
         self.secret_prefix = secret_prefix(env)
-        self.key = kms.Key(
+        self.key = retained_key(
             self,
             "DataKey",
             description=f"twenty-{env}: encrypts Redis, the file bucket and the CRM's secrets",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            logical_id="DataKey",
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -66,9 +65,6 @@ class DataStack(EstateStack):
                 },
             )
         )
-        cfn_key = self.key.node.default_child
-        assert isinstance(cfn_key, kms.CfnKey)
-        cfn_key.override_logical_id("DataKey")
 
         def generated(id: str, name: str, description: str) -> GeneratedSecret:
             return GeneratedSecret(

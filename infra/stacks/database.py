@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import CfnOutput
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -15,6 +14,7 @@ from infra.constructs.database_instance import DatabaseInstance
 from infra.constructs.database_security_group import DatabaseSecurityGroup
 from infra.constructs.encrypted_log_group import EncryptedLogGroup
 from infra.constructs.generated_credentials import GeneratedCredentials
+from infra.constructs.stateful import retained_key
 from infra.constructs.volume_backup_plan import VolumeBackupPlan
 from infra.database_host import (
     ADMIN_ROLE,
@@ -63,8 +63,18 @@ class DatabaseStack(EstateStack):
         env = site.environment
         self.port = PORT
         self.database_name = DATABASE_NAME
-        self.storage_key = _retained_key(self, "StorageKey", "database volumes and pgBackRest")
-        self.secrets_key = _retained_key(self, "SecretsKey", "database credentials")
+        self.storage_key = retained_key(
+            self,
+            "StorageKey",
+            description="Encrypts the database volumes and pgBackRest",
+            logical_id="StorageKey",
+        )
+        self.secrets_key = retained_key(
+            self,
+            "SecretsKey",
+            description="Encrypts the database credentials",
+            logical_id="SecretsKey",
+        )
         self.app_credentials = GeneratedCredentials(
             self,
             "AppCredentials",
@@ -230,17 +240,3 @@ class DatabaseStack(EstateStack):
             "The AMI is pinned per region in config on purpose: a newer AMI must never replace "
             "the database host by itself (docs/runbooks/database.md)",
         )
-
-
-def _retained_key(scope: Construct, id: str, purpose: str) -> kms.Key:
-    key = kms.Key(
-        scope,
-        id,
-        description=f"Encrypts the {purpose}",
-        enable_key_rotation=True,
-        removal_policy=RemovalPolicy.RETAIN,
-    )
-    cfn = key.node.default_child
-    assert isinstance(cfn, kms.CfnKey)
-    cfn.override_logical_id(id)
-    return key

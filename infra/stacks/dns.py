@@ -8,6 +8,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from infra.config import DnsConfig, Site
+from infra.constructs.stateful import pin_logical_id
 from infra.stacks.base import EstateStack
 
 
@@ -30,9 +31,7 @@ class DnsStack(EstateStack):
             comment=f"Twenty CRM {site.environment}: delegated from the parent domain",
         )
         self.zone.apply_removal_policy(RemovalPolicy.RETAIN)
-        cfn_zone = self.zone.node.default_child
-        assert isinstance(cfn_zone, route53.CfnHostedZone)
-        cfn_zone.override_logical_id("HostedZone")
+        pin_logical_id(self.zone, "HostedZone")
 
         self.certificate = acm.Certificate(
             self,
@@ -41,9 +40,7 @@ class DnsStack(EstateStack):
             subject_alternative_names=dns.subject_alternative_names or None,
             validation=acm.CertificateValidation.from_dns(self.zone),
         )
-        cfn_certificate = self.certificate.node.default_child
-        assert isinstance(cfn_certificate, acm.CfnCertificate)
-        cfn_certificate.override_logical_id("Certificate")
+        pin_logical_id(self.certificate, "Certificate")
 
         CfnOutput(self, "HostedZoneId", value=self.zone.hosted_zone_id)
         CfnOutput(
