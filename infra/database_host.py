@@ -14,9 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-
 from infra.config import DatabaseConfig
+from infra.templating import template_environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "database"
 STANZA = "twenty"
@@ -31,14 +30,7 @@ DATA_VOLUME_TAG = "TwentyDataVolumeId"
 DATA_MOUNT_POINT = "/var/lib/postgresql"
 # EC2 refuses user data over 16 KiB (before base64).
 USER_DATA_LIMIT = 16384
-_ENV = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    autoescape=False,  # shell, SQL and ini files, not HTML
-)
+_ENV = template_environment(TEMPLATES)
 
 
 @dataclass(frozen=True)

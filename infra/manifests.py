@@ -19,6 +19,7 @@ import jinja2
 import yaml
 
 from infra.config import WorkloadConfig, WorkloadsConfig
+from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
 PHASES = {"0": "namespace", "1": "config", "2": "migration", "3": "workloads"}
@@ -90,14 +91,7 @@ def _deployments(workloads: WorkloadsConfig) -> list[_Deployment]:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    env = template_environment(TEMPLATE_DIR)
     env.filters["q"] = lambda value: json.dumps(str(value))
     # An External Secrets (Go) template expression, e.g. go(".password") -> {{ .password }}.
     env.globals["go"] = lambda expression: "{{ " + expression + " }}"
