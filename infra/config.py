@@ -307,6 +307,13 @@ class ClusterConfig(Strict):
         description="IAM role ARNs granted read-only access (AmazonEKSViewPolicy: no Secrets).",
     )
     node_groups: NodeGroupsConfig = Field(description="Managed node groups, one per tier.")
+    controller_replicas: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="Replicas of the AWS Load Balancer Controller and External Secrets; 2 keeps "
+        "them serving through a node loss.",
+    )
     addons: AddonVersionsConfig = Field(
         default=AddonVersionsConfig(), description="Pinned versions of the cluster add-ons."
     )
@@ -447,6 +454,13 @@ class DatabaseBackupConfig(Strict):
         description="Days S3 keeps overwritten or deleted backup object versions (undo window "
         "for an operator or attacker deleting the repository).",
     )
+    access_log_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Days the server access logs of the backup bucket are kept (who read or "
+        "deleted backups).",
+    )
 
 
 class DatabaseConfig(Strict):
@@ -470,6 +484,13 @@ class DatabaseConfig(Strict):
         pattern=r"^https://",
         description="HTTPS Ubuntu archive mirror for packages and security updates; HTTPS so "
         "that the host's egress stays 443-only (the EC2 regional mirrors are HTTP).",
+    )
+    root_volume_size_gib: int = Field(
+        default=20,
+        ge=8,
+        le=1024,
+        description="Encrypted gp3 root volume of the host, GiB: OS, packages and logs (the "
+        "data lives on the data volume).",
     )
     data_volume_size_gib: int = Field(ge=20, le=16384, description="gp3 data volume size, GiB.")
     data_volume_iops: int = Field(default=3000, ge=3000, le=16000, description="gp3 IOPS.")

@@ -16,8 +16,6 @@ from infra.config import DatabaseConfig
 from infra.constructs.stateful import pin_logical_id
 from infra.database_host import DATA_VOLUME_TAG
 
-ROOT_VOLUME_GIB = 20
-
 
 def _pin(construct: Resource, logical_id: str) -> None:
     """Retain on delete and on replacement, under a logical id that refactors cannot move."""
@@ -92,7 +90,7 @@ class DatabaseInstance(Construct):
                 ec2.BlockDevice(
                     device_name="/dev/sda1",
                     volume=ec2.BlockDeviceVolume.ebs(
-                        ROOT_VOLUME_GIB,
+                        database.root_volume_size_gib,
                         encrypted=True,
                         kms_key=key,
                         volume_type=ec2.EbsDeviceVolumeType.GP3,

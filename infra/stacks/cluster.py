@@ -95,6 +95,7 @@ class ClusterStack(EstateStack):
             cluster_name=name,
             chart_version=versions.aws_load_balancer_controller,
             region=self.region,
+            replicas=cluster.controller_replicas,
             vpc_id=vpc.vpc_id,
         )
         self.external_secrets = ExternalSecrets(
@@ -103,6 +104,7 @@ class ClusterStack(EstateStack):
             cluster=handle,
             chart_version=versions.external_secrets,
             secret_name_prefix=self.secret_name_prefix,
+            replicas=cluster.controller_replicas,
         )
         self.cluster_autoscaler = ClusterAutoscaler(
             self,

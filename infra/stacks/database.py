@@ -101,7 +101,7 @@ class DatabaseStack(EstateStack):
             logical_id="PgBackRestBucket",
             access_logs_logical_id="PgBackRestAccessLogs",
             access_log_prefix="pgbackrest/",
-            access_log_retention_days=365,
+            access_log_retention_days=database.backup.access_log_retention_days,
             noncurrent_version_retention_days=database.backup.bucket_noncurrent_expiry_days,
             infrequent_access_after_days=database.backup.bucket_ia_transition_days,
         )

@@ -36,6 +36,7 @@ class AwsLoadBalancerController(Construct):
         cluster_name: str,
         chart_version: str,
         region: str,
+        replicas: int,
         vpc_id: str,
     ) -> None:
         super().__init__(scope, id)
@@ -68,7 +69,7 @@ class AwsLoadBalancerController(Construct):
                 "clusterName": cluster_name,
                 "region": region,
                 "vpcId": vpc_id,
-                "replicaCount": 2,
+                "replicaCount": replicas,
                 "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
             },
         )

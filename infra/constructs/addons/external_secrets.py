@@ -34,6 +34,7 @@ class ExternalSecrets(Construct):
         cluster: eks.ICluster,
         chart_version: str,
         secret_name_prefix: str,
+        replicas: int,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -93,7 +94,7 @@ class ExternalSecrets(Construct):
             namespace=NAMESPACE,
             values={
                 "installCRDs": True,
-                "replicaCount": 2,
+                "replicaCount": replicas,
                 "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
             },
         )
