@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ from infra.config import EnvironmentConfig
 
 HEADER = """# Configuration reference
 
-Generated from the pydantic models in `infra/config.py` by `make config-docs`; a test fails
+Generated from the pydantic models in `infra/config/` by `make config-docs`; a test fails
 when it is out of date. One file `config/<name>.yaml` per environment; every key below.
 
 | key | type | default | description |
@@ -24,7 +25,8 @@ def _type_name(annotation: typing.Any) -> str:
     text = getattr(annotation, "__name__", None) or str(annotation)
     if typing.get_origin(annotation) is not None:
         text = str(annotation)
-    return text.replace("typing.", "").replace("ipaddress.", "").replace("infra.config.", "")
+    text = text.replace("typing.", "").replace("ipaddress.", "")
+    return re.sub(r"infra\.config\.(\w+\.)?", "", text)
 
 
 def _model_of(annotation: typing.Any) -> type[BaseModel] | None:

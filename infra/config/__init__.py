@@ -1,0 +1,121 @@
+"""Typed, validated configuration of one environment, loaded from `config/<name>.yaml`.
+
+Every per-environment value of the estate lives in these models, one module per component
+(mirroring `infra/stacks/`); stacks receive the slice they need and never read YAML. A bad file
+produces `ConfigError` whose lines each name the file, the field and the fix, so
+`python -m infra validate` and `cdk synth` can print them and exit 2.
+"""
+
+from infra.config.base import (
+    CONFIG_DIR,
+    LOG_RETENTION_DAYS,
+    ConfigError,
+    Site,
+    Strict,
+    SubfieldError,
+    check_log_retention,
+    check_sizes,
+)
+from infra.config.cluster import (
+    ALB_CONTROLLER_POLICIES,
+    KUBERNETES_VERSIONS,
+    AddonVersionsConfig,
+    ClusterConfig,
+    NodeGroupConfig,
+    NodeGroupsConfig,
+    alb_controller_policy_file,
+)
+from infra.config.data import RedisConfig, StorageConfig
+from infra.config.database import (
+    POSTGRES_VERSIONS,
+    UBUNTU_RELEASES,
+    DatabaseBackupConfig,
+    DatabaseConfig,
+    DatabaseTuningConfig,
+    PgGraphqlPackage,
+)
+from infra.config.dns import DnsConfig
+from infra.config.edge import (
+    COMMON_RULE_SET_RULES,
+    MAX_BACKEND_PATHS,
+    PATHS_PER_RULE,
+    TLS_POLICIES,
+    WAF_MAX_RATE_LIMIT,
+    WAF_MIN_RATE_LIMIT,
+    AccessLogsConfig,
+    EdgeConfig,
+    HealthCheckConfig,
+    TargetGroupConfig,
+    TlsPolicy,
+    WafConfig,
+)
+from infra.config.environment import REQUIRED_TAGS, EnvironmentConfig
+from infra.config.loader import (
+    display_path,
+    environment_files,
+    load_all,
+    load_config,
+    load_environment,
+)
+from infra.config.monitoring import MonitoringConfig
+from infra.config.network import NetworkConfig
+from infra.config.workloads import (
+    NodeOverheadConfig,
+    ProbeConfig,
+    ProbesConfig,
+    WorkloadConfig,
+    WorkloadsConfig,
+)
+
+__all__ = [
+    "ALB_CONTROLLER_POLICIES",
+    "COMMON_RULE_SET_RULES",
+    "CONFIG_DIR",
+    "KUBERNETES_VERSIONS",
+    "LOG_RETENTION_DAYS",
+    "MAX_BACKEND_PATHS",
+    "PATHS_PER_RULE",
+    "POSTGRES_VERSIONS",
+    "REQUIRED_TAGS",
+    "TLS_POLICIES",
+    "UBUNTU_RELEASES",
+    "WAF_MAX_RATE_LIMIT",
+    "WAF_MIN_RATE_LIMIT",
+    "AccessLogsConfig",
+    "AddonVersionsConfig",
+    "ClusterConfig",
+    "ConfigError",
+    "DatabaseBackupConfig",
+    "DatabaseConfig",
+    "DatabaseTuningConfig",
+    "DnsConfig",
+    "EdgeConfig",
+    "EnvironmentConfig",
+    "HealthCheckConfig",
+    "MonitoringConfig",
+    "NetworkConfig",
+    "NodeGroupConfig",
+    "NodeGroupsConfig",
+    "NodeOverheadConfig",
+    "PgGraphqlPackage",
+    "ProbeConfig",
+    "ProbesConfig",
+    "RedisConfig",
+    "Site",
+    "StorageConfig",
+    "Strict",
+    "SubfieldError",
+    "TargetGroupConfig",
+    "TlsPolicy",
+    "WafConfig",
+    "WorkloadConfig",
+    "WorkloadsConfig",
+    "alb_controller_policy_file",
+    "check_log_retention",
+    "check_sizes",
+    "display_path",
+    "environment_files",
+    "load_all",
+    "load_config",
+    "load_environment",
+]

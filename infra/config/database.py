@@ -1,0 +1,187 @@
+"""The EC2 host that runs PostgreSQL, its tuning and its backups."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import (
+    Field,
+    field_validator,
+)
+
+from infra.config.base import Strict, check_log_retention
+
+# Ubuntu LTS releases in standard support, and what replaces a retired one.
+UBUNTU_RELEASES = ("22.04", "24.04")
+# PostgreSQL majors in community support (https://www.postgresql.org/support/versioning/).
+POSTGRES_VERSIONS = (14, 15, 16, 17)
+_AMI_ID = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
+_PG_SIZE = re.compile(r"^\d+(kB|MB|GB|TB)$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PgGraphqlPackage(Strict):
+    """A pinned pg_graphql .deb (not in Ubuntu's or PGDG's archive), checked by its hash."""
+
+    url: str = Field(
+        pattern=r"^https://",
+        description="HTTPS URL of the pg_graphql .deb built for this PostgreSQL major and amd64.",
+    )
+    sha256: str = Field(
+        description="SHA-256 of that .deb, lower-case hex; the host refuses others."
+    )
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not _SHA256.match(value):
+            raise ValueError(f"{value!r} is not 64 lower-case hex digits (sha256sum output)")
+        return value
+
+
+class DatabaseTuningConfig(Strict):
+    """PostgreSQL settings written to conf.d/twenty.conf (seed DB-100/200/300 values)."""
+
+    max_connections: int = Field(
+        default=200,
+        ge=50,
+        description="max_connections; the application role may use all but 20 of them (kept "
+        "for the superuser and administration).",
+    )
+    shared_buffers: str = Field(default="4GB", description="shared_buffers, e.g. 4GB.")
+    work_mem: str = Field(default="64MB", description="work_mem per sort/hash, e.g. 64MB.")
+    maintenance_work_mem: str = Field(
+        default="512MB", description="maintenance_work_mem (VACUUM, CREATE INDEX)."
+    )
+    effective_cache_size: str = Field(
+        default="6GB", description="effective_cache_size: planner's guess of the OS file cache."
+    )
+    archive_timeout_seconds: int = Field(
+        default=300,
+        ge=60,
+        le=900,
+        description="archive_timeout: a WAL segment is archived at least this often, so this "
+        "bounds the data lost with the host (RPO target < 15 minutes: at most 900).",
+    )
+
+    @field_validator("shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size")
+    @classmethod
+    def _pg_size(cls, value: str) -> str:
+        if not _PG_SIZE.match(value):
+            raise ValueError(f"{value!r} is not a PostgreSQL size such as 64MB or 4GB")
+        return value
+
+
+class DatabaseBackupConfig(Strict):
+    """The two backup layers: EBS snapshots by AWS Backup and pgBackRest to S3."""
+
+    snapshot_retention_days: int = Field(
+        default=35, ge=1, le=3650, description="Days AWS Backup keeps each daily volume snapshot."
+    )
+    pgbackrest_retention_days: int = Field(
+        default=35,
+        ge=7,
+        le=3650,
+        description="Days of pgBackRest history kept (full backups and the WAL that follows "
+        "them): the furthest back a point-in-time restore can go.",
+    )
+    bucket_ia_transition_days: int = Field(
+        default=30,
+        ge=30,
+        description="Days after which backup objects move to S3 Standard-IA (30 at least).",
+    )
+    bucket_noncurrent_expiry_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days S3 keeps overwritten or deleted backup object versions (undo window "
+        "for an operator or attacker deleting the repository).",
+    )
+    access_log_retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Days the server access logs of the backup bucket are kept (who read or "
+        "deleted backups).",
+    )
+
+
+class DatabaseConfig(Strict):
+    """The EC2 host that runs PostgreSQL (seeds DB-100/200/300)."""
+
+    instance_type: str = Field(description="EC2 instance type of the database host.")
+    availability_zone: str = Field(
+        description="Zone of the host and its data volume; one of `availability_zones`. "
+        "Changing it replaces the host and strands the volume: see docs/runbooks/database.md."
+    )
+    ubuntu_release: str = Field(
+        default="24.04", description="Ubuntu LTS release of the host (22.04 or 24.04)."
+    )
+    ami_ids: dict[str, str] = Field(
+        description="Canonical Ubuntu amd64 AMI id per region, pinned: a new AMI never replaces "
+        "the host by itself. Find the current one with `aws ssm get-parameters --names "
+        "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id`."
+    )
+    ubuntu_mirror: str = Field(
+        default="https://mirrors.edge.kernel.org/ubuntu/",
+        pattern=r"^https://",
+        description="HTTPS Ubuntu archive mirror for packages and security updates; HTTPS so "
+        "that the host's egress stays 443-only (the EC2 regional mirrors are HTTP).",
+    )
+    root_volume_size_gib: int = Field(
+        default=20,
+        ge=8,
+        le=1024,
+        description="Encrypted gp3 root volume of the host, GiB: OS, packages and logs (the "
+        "data lives on the data volume).",
+    )
+    data_volume_size_gib: int = Field(ge=20, le=16384, description="gp3 data volume size, GiB.")
+    data_volume_iops: int = Field(default=3000, ge=3000, le=16000, description="gp3 IOPS.")
+    data_volume_throughput_mibps: int = Field(
+        default=125, ge=125, le=1000, description="gp3 throughput, MiB/s."
+    )
+    postgres_version: int = Field(default=16, description="PostgreSQL major version (14-17).")
+    pg_graphql: PgGraphqlPackage | None = Field(
+        default=None,
+        description="Install and enable pg_graphql (seed DB-100) from this pinned package; "
+        "omit to skip it. It is not in Ubuntu's archive.",
+    )
+    tuning: DatabaseTuningConfig = Field(
+        default_factory=DatabaseTuningConfig, description="PostgreSQL settings."
+    )
+    backup: DatabaseBackupConfig = Field(
+        default_factory=DatabaseBackupConfig, description="Backup schedules and retention."
+    )
+    log_retention_days: int = Field(
+        default=90, description="Retention of the PostgreSQL log group in CloudWatch Logs, days."
+    )
+
+    @field_validator("ubuntu_release")
+    @classmethod
+    def _ubuntu_supported(cls, value: str) -> str:
+        if value not in UBUNTU_RELEASES:
+            raise ValueError(
+                f"{value!r} is not an Ubuntu LTS release in standard support; use 24.04"
+            )
+        return value
+
+    @field_validator("postgres_version")
+    @classmethod
+    def _postgres_supported(cls, value: int) -> int:
+        if value not in POSTGRES_VERSIONS:
+            raise ValueError(f"{value} is not a PostgreSQL major in community support; use 16")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_supported(cls, days: int) -> int:
+        return check_log_retention(days)
+
+    @field_validator("ami_ids")
+    @classmethod
+    def _ami_shape(cls, value: dict[str, str]) -> dict[str, str]:
+        for region, ami in value.items():
+            if not _AMI_ID.match(ami):
+                raise ValueError(
+                    f"{region}: {ami!r} is not an AMI id such as ami-0abc1234def567890"
+                )
+        return value

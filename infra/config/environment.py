@@ -1,0 +1,225 @@
+"""One environment composed of its components, and what must hold across them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from infra import capacity
+from infra.config.base import Site, Strict, SubfieldError
+from infra.config.cluster import ClusterConfig
+from infra.config.data import RedisConfig, StorageConfig
+from infra.config.database import DatabaseConfig
+from infra.config.dns import DnsConfig, within_domain
+from infra.config.edge import EdgeConfig
+from infra.config.monitoring import MonitoringConfig
+from infra.config.network import NetworkConfig
+from infra.config.workloads import WorkloadsConfig
+
+REQUIRED_TAGS = ("Project", "Environment", "Owner", "CostCenter")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,14}$")
+
+
+class EnvironmentConfig(Strict):
+    """Everything one environment (dev, qa, prod, ...) is made of."""
+
+    name: str = Field(description="Environment name; must equal the file name (dev in dev.yaml).")
+    account: str = Field(
+        description="AWS account id, 12 digits, quoted. The committed ids are examples: "
+        "replace them."
+    )
+    region: str = Field(description="AWS region, e.g. sa-east-1.")
+    availability_zones: list[str] = Field(
+        description="Exactly two availability zones of `region`, e.g. [sa-east-1a, sa-east-1b]; "
+        "explicit so that synth needs no AWS lookup."
+    )
+    domain_name: str = Field(description="DNS name the CRM is served on, lower-case.")
+    tags: dict[str, str] = Field(
+        description="Tags applied to every resource; must include Project, Environment (equal to "
+        "`name`), Owner and CostCenter."
+    )
+    network: NetworkConfig = Field(description="The VPC and its subnets.")
+    cluster: ClusterConfig = Field(description="The EKS cluster and its node groups.")
+    database: DatabaseConfig = Field(description="The PostgreSQL host.")
+    workloads: WorkloadsConfig = Field(description="The CRM's Kubernetes Deployments.")
+    dns: DnsConfig = Field(
+        default_factory=DnsConfig, description="The public hosted zone and the certificate."
+    )
+    edge: EdgeConfig = Field(
+        default_factory=EdgeConfig, description="The ALB, its target groups, logs and WAF."
+    )
+    redis: RedisConfig = Field(description="The ElastiCache cache and queue store.")
+    storage: StorageConfig = Field(
+        default=StorageConfig(), description="The S3 bucket of attachments."
+    )
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig,
+        description="CloudWatch alarms, their thresholds and the alarm topic's subscribers.",
+    )
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account_quoted(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} must be a quoted string of 12 digits, e.g. '123456789012'")
+        if not re.fullmatch(r"\d{12}", value):
+            raise ValueError(f"{value!r} must be 12 digits, e.g. '123456789012'")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(
+                f"{value!r} must be 2-15 lower-case letters or digits starting with a letter"
+            )
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_shape(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as sa-east-1")
+        return value
+
+    @field_validator("domain_name")
+    @classmethod
+    def _domain_lower(cls, value: str) -> str:
+        if value != value.lower():
+            raise ValueError(f"{value!r} must be lower-case: use {value.lower()!r}")
+        if not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise ValueError(f"{value!r} is not a valid DNS name")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnvironmentConfig:
+        problems: list[tuple[str, str]] = []
+        zones = self.availability_zones
+        if len(zones) != 2:
+            problems.append(
+                ("availability_zones", f"has {len(zones)} zones; give exactly 2 of {self.region}")
+            )
+        if len(set(zones)) != len(zones):
+            problems.append(("availability_zones", "lists a zone twice; give two different zones"))
+        for i, zone in enumerate(zones):
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
+                problems.append(
+                    (f"availability_zones[{i}]", f"{zone!r} is not a zone of {self.region}")
+                )
+        for key in REQUIRED_TAGS:
+            if key not in self.tags:
+                problems.append(("tags", f"{key} is missing; add it"))
+        for i, name in enumerate(self.dns.subject_alternative_names):
+            if not within_domain(name, self.domain_name):
+                problems.append(
+                    (
+                        f"dns.subject_alternative_names[{i}]",
+                        f"{name!r} is not inside {self.domain_name}; the certificate is "
+                        "validated in that zone only",
+                    )
+                )
+        if self.database.availability_zone not in zones:
+            problems.append(
+                (
+                    "database.availability_zone",
+                    f"{self.database.availability_zone!r} is not one of availability_zones "
+                    f"{zones}; pick one of them",
+                )
+            )
+        if self.region not in self.database.ami_ids:
+            problems.append(
+                (
+                    "database.ami_ids",
+                    f"has no AMI for region {self.region}; add the current Canonical Ubuntu "
+                    f"{self.database.ubuntu_release} amd64 AMI of {self.region}",
+                )
+            )
+        problems.extend(self._capacity_problems())
+        env_tag = self.tags.get("Environment")
+        if env_tag is not None and env_tag != self.name:
+            problems.append(("tags.Environment", f"{env_tag!r} must equal name {self.name!r}"))
+        if problems:
+            raise SubfieldError(problems)
+        return self
+
+    def node_overhead(self) -> capacity.Allocatable:
+        """What every node's DaemonSets take, as configured."""
+        overhead = self.workloads.node_overhead
+        return capacity.Allocatable(
+            cpu_m=capacity.cpu_millicores(overhead.cpu),
+            memory_mib=capacity.memory_mib(overhead.memory),
+            pods=overhead.pods,
+        )
+
+    def tier_fit(self, tier: str) -> capacity.TierFit:
+        """Do the min replicas + one surge pod of `tier`'s Deployments fit its minimum nodes?"""
+        group = getattr(self.cluster.node_groups, tier)
+        node = capacity.smallest_node(group.instance_types)
+        overhead = self.node_overhead()
+        pods = [
+            capacity.PodSet(
+                name=name,
+                count=getattr(self.workloads, name).min_replicas + 1,
+                cpu_m=capacity.cpu_millicores(getattr(self.workloads, name).cpu_request),
+                memory_mib=capacity.memory_mib(getattr(self.workloads, name).memory_request),
+            )
+            for name in capacity.TIERS[tier]
+        ]
+        left = capacity.unplaced_pods(pods, nodes=group.min_size, node=node, overhead=overhead)
+        return capacity.TierFit(node=node, overhead=overhead, pods=pods, left=left)
+
+    def _capacity_problems(self) -> list[tuple[str, str]]:
+        """All minimum replicas plus one surge pod per Deployment fit each node group's minimum."""
+        problems: list[tuple[str, str]] = []
+        try:
+            self.node_overhead()
+        except ValueError as exc:
+            return [("workloads.node_overhead", str(exc))]
+        for tier, names in capacity.TIERS.items():
+            group = getattr(self.cluster.node_groups, tier)
+            unknown = [t for t in group.instance_types if t not in capacity.INSTANCE_TYPES]
+            if unknown:
+                problems.append(
+                    (
+                        f"cluster.node_groups.{tier}.instance_types",
+                        f"{unknown[0]} is not in the capacity table; add it to "
+                        "infra/capacity.py INSTANCE_TYPES",
+                    )
+                )
+                continue
+            fit = self.tier_fit(tier)
+            if fit.left:
+                wanted = " + ".join(
+                    f"{p.count} {p.name} x {p.cpu_m}m/{p.memory_mib}Mi" for p in fit.pods
+                )
+                node, overhead = fit.node, fit.overhead
+                problems.append(
+                    (
+                        f"workloads.{names[0]}.cpu_request",
+                        f"{wanted} (min replicas + 1 surge) do not fit {group.min_size} "
+                        f"x {group.instance_types[0]} (each {node.cpu_m}m/"
+                        f"{node.memory_mib}Mi/{node.pods} pods allocatable, less "
+                        f"{overhead.cpu_m}m/{overhead.memory_mib}Mi/{overhead.pods} pods of "
+                        f"DaemonSets): {len(fit.left)} pods left over; lower the requests or raise "
+                        f"cluster.node_groups.{tier}.min_size",
+                    )
+                )
+        return problems
+
+    @property
+    def site(self) -> Site:
+        """Placement and tags shared by every stack of the environment."""
+        return Site(
+            environment=self.name,
+            account=self.account,
+            region=self.region,
+            availability_zones=tuple(self.availability_zones),
+            tags=tuple(sorted(self.tags.items())),
+        )

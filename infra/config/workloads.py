@@ -1,0 +1,182 @@
+"""The CRM's Kubernetes Deployments: image, resources, replicas and probes."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from infra import capacity
+from infra.config.base import Strict, SubfieldError
+
+
+class WorkloadConfig(Strict):
+    """Resources and replica bounds of one CRM Deployment.
+
+    `cpu` and `memory` are the seeds' ceilings per pod: memory becomes the limit, CPU is never a
+    limit (EKS reliability guide: CPU limits throttle without protecting neighbours). The
+    requests are what the scheduler reserves and must fit the node group (see capacity).
+    """
+
+    cpu: str = Field(
+        description="CPU ceiling per pod (Kubernetes quantity), from the seeds; "
+        "not set as a limit, the request may not exceed it."
+    )
+    memory: str = Field(description="Memory ceiling per pod (Kubernetes quantity); the limit.")
+    cpu_request: str = Field(
+        description="CPU the scheduler reserves per pod, e.g. 500m; all minimum replicas plus "
+        "one surge pod must fit the node group's minimum nodes."
+    )
+    memory_request: str = Field(description="Memory the scheduler reserves per pod, e.g. 1Gi.")
+    min_replicas: int = Field(ge=1, description="Fewest pods the autoscaler keeps.")
+    max_replicas: int = Field(ge=1, description="Most pods the autoscaler may run.")
+
+    @model_validator(mode="after")
+    def _replicas_ordered(self) -> WorkloadConfig:
+        problems: list[tuple[str, str]] = []
+        if self.min_replicas > self.max_replicas:
+            problems.append(
+                (
+                    "min_replicas",
+                    f"{self.min_replicas} is greater than max_replicas "
+                    f"{self.max_replicas}; lower it",
+                )
+            )
+        pairs = (
+            ("cpu", "cpu_request", capacity.cpu_millicores, "m"),
+            ("memory", "memory_request", capacity.memory_mib, "Mi"),
+        )
+        for ceiling_field, request_field, parse, unit in pairs:
+            values = {}
+            for name in (ceiling_field, request_field):
+                try:
+                    values[name] = parse(getattr(self, name))
+                except ValueError as exc:
+                    problems.append((name, str(exc)))
+            if len(values) == 2 and values[request_field] > values[ceiling_field]:
+                problems.append(
+                    (
+                        request_field,
+                        f"{values[request_field]}{unit} is above the ceiling {ceiling_field} "
+                        f"{values[ceiling_field]}{unit}; lower it",
+                    )
+                )
+        if problems:
+            raise SubfieldError(problems)
+        return self
+
+
+class ProbeConfig(Strict):
+    """One HTTP probe of the CRM's server containers."""
+
+    path: str = Field(default="/healthz", description="HTTP path probed on the container port.")
+    period_seconds: int = Field(default=10, ge=1, description="Seconds between probes.")
+    timeout_seconds: int = Field(default=5, ge=1, description="Seconds before a probe fails.")
+    failure_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failures before the probe acts."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} must be an absolute HTTP path such as /healthz")
+        return value
+
+
+# Paths whose answer depends on PostgreSQL or Redis: a liveness probe on them would restart every
+# pod when the database blips, turning a data-store hiccup into an outage.
+_DEPENDENT_PATHS = ("/dbhealth", "/healthz/database", "/healthz/redis", "/healthz/worker")
+
+
+class ProbesConfig(Strict):
+    """Health checks of frontend and backend (Twenty serves /healthz without touching the DB)."""
+
+    readiness: ProbeConfig = Field(
+        default=ProbeConfig(period_seconds=5),
+        description="Readiness: when failing, the pod leaves the Service and the target group.",
+    )
+    liveness: ProbeConfig = Field(
+        default=ProbeConfig(),
+        description="Liveness: when failing, the kubelet restarts the container. Must not "
+        "depend on the database or Redis.",
+    )
+    startup: ProbeConfig = Field(
+        default=ProbeConfig(failure_threshold=60),
+        description="Startup: holds the other probes off until the server answers; "
+        "period x threshold must cover a first boot (default 10 minutes).",
+    )
+
+    @model_validator(mode="after")
+    def _liveness_independent(self) -> ProbesConfig:
+        if self.liveness.path in _DEPENDENT_PATHS:
+            raise SubfieldError(
+                [
+                    (
+                        "liveness.path",
+                        f"{self.liveness.path} depends on the database or Redis; use a path "
+                        "that only checks the process, e.g. /healthz",
+                    )
+                ]
+            )
+        return self
+
+
+class NodeOverheadConfig(Strict):
+    """Requests of the DaemonSets every node runs, taken before the CRM's pods are placed."""
+
+    cpu: str = Field(default="250m", description="CPU requests of the per-node DaemonSets.")
+    memory: str = Field(default="384Mi", description="Memory requests of the DaemonSets.")
+    pods: int = Field(default=5, ge=0, description="DaemonSet pods per node.")
+
+
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9][a-z0-9./_-]*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+
+class WorkloadsConfig(Strict):
+    """The CRM's Deployments (seed component specifications)."""
+
+    image: str = Field(
+        description="Twenty's container image with a pinned release tag, e.g. "
+        "twentycrm/twenty:v1.14.0 (or a @sha256 digest); `latest` and untagged are refused."
+    )
+    secret_store_name: str = Field(
+        default="aws-secrets-manager",
+        description="Name of the External Secrets ClusterSecretStore reading Secrets Manager; "
+        "used to render the review copy, the cluster stack passes the real one.",
+    )
+    probes: ProbesConfig = Field(default=ProbesConfig(), description="Health checks.")
+    node_overhead: NodeOverheadConfig = Field(
+        default=NodeOverheadConfig(),
+        description="Per-node DaemonSet requests the capacity check subtracts.",
+    )
+    frontend: WorkloadConfig = Field(description="The UI Deployment.")
+    backend: WorkloadConfig = Field(description="The API Deployment.")
+    worker: WorkloadConfig = Field(description="The background worker Deployment.")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        match = _IMAGE.match(value)
+        if not match:
+            raise ValueError(
+                f"{value!r} is not an image reference such as twentycrm/twenty:v1.14.0"
+            )
+        if match.group("tag") == "latest":
+            raise ValueError(f"{value!r} uses the moving tag latest; pin a release such as v1.14.0")
+        if not match.group("tag") and not match.group("digest"):
+            raise ValueError(f"{value!r} has no tag; pin a release such as {value}:v1.14.0")
+        return value
+
+    @property
+    def image_version(self) -> str:
+        """The tag (or digest) of the image: names the migration Job of that version."""
+        match = _IMAGE.match(self.image)
+        assert match is not None
+        return match.group("tag") or match.group("digest")
