@@ -32,7 +32,6 @@ from infra.config.database import (
     DatabaseBackupConfig,
     DatabaseConfig,
     DatabaseTuningConfig,
-    PgGraphqlPackage,
 )
 from infra.config.dns import DnsConfig
 from infra.config.edge import (
@@ -97,7 +96,6 @@ __all__ = [
     "NodeGroupConfig",
     "NodeGroupsConfig",
     "NodeOverheadConfig",
-    "PgGraphqlPackage",
     "ProbeConfig",
     "ProbesConfig",
     "RedisConfig",
