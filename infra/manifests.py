@@ -23,6 +23,14 @@ from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
 PHASES = {"0": "namespace", "1": "config", "2": "migration", "3": "workloads"}
+# Where every Twenty container finds the database host's CA certificate (a Secret volume).
+DATABASE_CA_DIRECTORY = "/etc/twenty/database-ca"
+DATABASE_CA_FILE = f"{DATABASE_CA_DIRECTORY}/ca.crt"
+# TLS options of PG_DATABASE_URL. Twenty passes the URL to node-postgres as `connectionString`,
+# whose parsed options override Twenty's own `ssl` (undefined unless PG_SSL_ALLOW_SELF_SIGNED):
+# sslmode=verify-full checks the chain and the host name, sslrootcert names the one CA to trust.
+# libpq (psql in Twenty's entrypoint) reads the same two parameters.
+DATABASE_URL_TLS = f"sslmode=verify-full&sslrootcert={DATABASE_CA_FILE}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class ManifestInputs:
     database_port: int
     database_name: str
     database_secret: str
+    database_ca_secret: str
     frontend_target_group_arn: str
     backend_target_group_arn: str
     public_subnet_cidrs: list[str] = field(default_factory=list)
@@ -115,6 +124,8 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "image_version": inputs.workloads.image_version,
         "probe_cfg": inputs.workloads.probes,
         "deployments": _deployments(inputs.workloads),
+        "database_ca_directory": DATABASE_CA_DIRECTORY,
+        "database_url_tls": DATABASE_URL_TLS,
     }
     phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES.values()}
     for path in template_files():
