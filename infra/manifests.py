@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from infra.config import WorkloadConfig, WorkloadsConfig
+from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
 from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
@@ -53,10 +53,12 @@ class ManifestInputs:
     database_name: str
     database_secret: str
     database_ca_secret: str
+    smtp_secret: str
     frontend_target_group_arn: str
     backend_target_group_arn: str
     public_subnet_cidrs: list[str] = field(default_factory=list)
     private_subnet_cidrs: list[str] = field(default_factory=list)
+    email: EmailConfig = field(default_factory=EmailConfig)
 
     @property
     def namespace(self) -> str:
@@ -116,7 +118,7 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
     """The manifests of each phase, phases in deployment order."""
     env = _environment()
     context = {
-        **{k: v for k, v in asdict(inputs).items() if k != "workloads"},
+        **{k: v for k, v in asdict(inputs).items() if k not in ("workloads", "email")},
         "workloads": inputs.workloads,
         "namespace": inputs.namespace,
         "migration_job_name": inputs.migration_job_prefix,
@@ -126,6 +128,9 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "deployments": _deployments(inputs.workloads),
         "database_ca_directory": DATABASE_CA_DIRECTORY,
         "database_url_tls": DATABASE_URL_TLS,
+        "email": inputs.email,
+        "email_from_address": inputs.email.sender_address(inputs.domain_name),
+        "smtp_host": smtp_endpoint(inputs.region),
     }
     phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES.values()}
     for path in template_files():
