@@ -24,7 +24,7 @@ from infra.templating import template_environment
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
 PHASES = {"0": "namespace", "1": "config", "2": "migration", "3": "workloads"}
 # Where every Twenty container finds the database host's CA certificate (a Secret volume).
-DATABASE_CA_DIRECTORY = "/etc/twenty/database-ca"
+DATABASE_CA_DIRECTORY = "/etc/twenty-database-ca"
 DATABASE_CA_FILE = f"{DATABASE_CA_DIRECTORY}/ca.crt"
 # TLS options of PG_DATABASE_URL. Twenty passes the URL to node-postgres as `connectionString`,
 # whose parsed options override Twenty's own `ssl` (undefined unless PG_SSL_ALLOW_SELF_SIGNED):
