@@ -57,7 +57,7 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
     """Create every stack of `cfg`'s environment under `scope` (an App or a Stage)."""
     site = cfg.site
     network = NetworkStack(scope, site=site, network=cfg.network)
-    dns = DnsStack(scope, site=site, domain_name=cfg.domain_name, dns=cfg.dns)
+    dns = DnsStack(scope, site=site, domain_name=cfg.domain_name, dns=cfg.dns, email=cfg.email)
     edge = EdgeStack(
         scope,
         site=site,
@@ -104,6 +104,9 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         database_port=database.port,
         database_name=database.database_name,
         database_credentials=database.app_credentials,
+        database_ca_certificate=database.ca_certificate,
+        email=cfg.email,
+        smtp_credentials=dns.mail.smtp_secret,
         file_bucket=data.file_bucket,
         redis_host=data.redis_host,
         redis_port=data.redis_port,

@@ -31,6 +31,7 @@ def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
             backup_bucket_name=backup_bucket_name(cfg.site),
             app_secret_name=secret_name(cfg.name, "database", "app"),
             admin_secret_name=secret_name(cfg.name, "database", "admin"),
+            ca_secret_name=secret_name(cfg.name, "database", "ca-certificate"),
         ),
         database=cfg.database,
     )

@@ -18,6 +18,7 @@ from infra.config.data import RedisConfig, StorageConfig
 from infra.config.database import DatabaseConfig
 from infra.config.dns import DnsConfig, within_domain
 from infra.config.edge import EdgeConfig
+from infra.config.email import EmailConfig
 from infra.config.monitoring import MonitoringConfig
 from infra.config.network import NetworkConfig
 from infra.config.workloads import WorkloadsConfig
@@ -62,6 +63,10 @@ class EnvironmentConfig(Strict):
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig,
         description="CloudWatch alarms, their thresholds and the alarm topic's subscribers.",
+    )
+    email: EmailConfig = Field(
+        default_factory=EmailConfig,
+        description="Outbound e-mail through Amazon SES: sender, MAIL FROM domain, SMTP port.",
     )
 
     @field_validator("account", mode="before")
