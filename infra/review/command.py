@@ -18,9 +18,10 @@ from infra.review.checkout import (
     synthesize,
 )
 from infra.review.guard import EXIT_BLOCKED, Finding, findings
+from infra.review.impact import judge
 from infra.review.manifests import unified_diff
 from infra.review.report import EnvironmentReport, StackReport, render
-from infra.review.templates import Template, diff_templates
+from infra.review.templates import Template, TemplateDiff, diff_templates
 
 
 class UsageError(ValueError):
@@ -40,12 +41,14 @@ class Outcome:
         return EXIT_BLOCKED if self.blocked else 0
 
 
-def _status(old: Template | None, new: Template | None) -> str:
+def _status(old: Template | None, new: Template | None, judged: TemplateDiff) -> str:
     if old is None:
         return "added"
     if new is None:
         return "removed"
-    return "unchanged" if old == new else "changed"
+    if old != new:
+        return "changed"
+    return "changed through references" if judged.resources else "unchanged"
 
 
 def _sections(old: Template | None, new: Template | None) -> list[str]:
@@ -72,7 +75,11 @@ def compare(
     reports = []
     for env in envs:
         names = sorted(set(old.get(env, {})) | set(new.get(env, {})))
-        stacks = [StackReport(n, _status(*pairs[n]), diffs[n], _sections(*pairs[n])) for n in names]
+        judged = judge({n: pairs[n] for n in names}, {n: diffs[n] for n in names})
+        stacks = [
+            StackReport(n, _status(*pairs[n], judged[n]), judged[n], _sections(*pairs[n]))
+            for n in names
+        ]
         found = [f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed)]
         old_k8s, new_k8s = manifests(old_assembly, env), manifests(new_assembly, env)
         reports.append(
