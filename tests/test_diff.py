@@ -405,7 +405,9 @@ def test_cli_exits_3_when_blocked_and_0_when_allowed_by_environment_variable(
     new[DATA]["Resources"]["Zone"]["Properties"]["Name"] = "crm2.example.com."
     runs = iter(["blocked", "allowed"])
 
-    def fake(*, root: Path, env: str, base: str | None, allowed: frozenset[str]) -> Outcome:
+    def fake(
+        *, root: Path, env: str, base: str | None, allowed: frozenset[str], **_: object
+    ) -> Outcome:
         return _diff(tmp_path / next(runs), new, allow=",".join(allowed))
 
     monkeypatch.setattr("infra.review.command.diff_against_ref", fake)

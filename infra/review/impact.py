@@ -148,8 +148,10 @@ class _Environment:
         old, new = self._props(stack, row.logical_id, 0), self._props(stack, row.logical_id, 1)
         for prop in row.properties:
             paths = changed_paths(old.get(prop.name), new.get(prop.name), (prop.name,))
+            if not paths:
+                continue  # same text: the engine saw a reference to a replaced resource (below)
             effects = []
-            for path in paths or [(prop.name,)]:
+            for path in paths:
                 ruled = property_effect(row.resource_type, path)
                 fallback = _ENGINE_EFFECT.get(prop.impact, Effect.UPDATE)
                 effects.append(ruled[0] if ruled else fallback)

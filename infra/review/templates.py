@@ -168,9 +168,14 @@ def diff_templates(
     pairs: dict[str, tuple[Template | None, Template | None]],
 ) -> dict[str, TemplateDiff]:
     """Diff every (old, new) pair by key in one Node process; None is an absent stack."""
-    if not pairs:
-        return {}
-    payload = [{"key": key, "old": old, "new": new} for key, (old, new) in pairs.items()]
+    result: dict[str, TemplateDiff] = {
+        key: TemplateDiff((), ()) for key, (old, new) in pairs.items() if old == new
+    }
+    payload = [
+        {"key": key, "old": old, "new": new} for key, (old, new) in pairs.items() if old != new
+    ]
+    if not payload:
+        return result
     env = {**os.environ, "NODE_OPTIONS": "--max-old-space-size=2048"}
     proc = subprocess.run(
         [_node(), str(SCRIPT)],
@@ -187,7 +192,6 @@ def diff_templates(
             )
         last = [line for line in proc.stderr.splitlines() if line.strip()][-1:] or ["no output"]
         raise DiffToolError(f"template diff failed: {last[0]}")
-    result: dict[str, TemplateDiff] = {}
     for entry in json.loads(proc.stdout):
         resources = tuple(_resource(r) for r in entry["resources"])
         ordered = order(resources)
