@@ -18,7 +18,7 @@ from aws_cdk import App
 
 from infra.app import cdk_context
 from infra.config import EnvironmentConfig
-from infra.estate import STACK_PARTS, EstateParts
+from infra.estate import EstateParts
 from infra.review.command import Outcome, environment_report, outcome
 from infra.review.templates import Template, diff_templates
 
