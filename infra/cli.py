@@ -39,6 +39,23 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(line: str) -> None:
+    """One line per step of a long command, on stderr (stdout carries the report)."""
+    print(f"diff: {line}", file=sys.stderr, flush=True)
+
+
+DIFF_EXIT_CODES = """exit codes:
+  0  clean: nothing stateful is replaced, destroyed or orphaned (or each one is allowed);
+     updates, stop/start updates and replacements of stateless resources exit 0
+  2  bad input: unknown environment, bad git ref, a base that predates
+     `python -m infra synth --outdir`, a malformed allowance, a synth that fails
+  3  blocked by the guard: a stateful resource would be replaced (directly or through a
+     reference chain), destroyed or orphaned; name each in ALLOW_DESTRUCTIVE if intended
+
+The report goes to stdout and cdk.out/diff-<env>.md; progress, one line per step, to stderr.
+See docs/reviewing.md."""
+
+
 def _diff(args: argparse.Namespace) -> int:
     from infra.app import ROOT
     from infra.review.checkout import CheckoutError
@@ -50,10 +67,14 @@ def _diff(args: argparse.Namespace) -> int:
     try:
         allowed = parse_allow_list([os.environ.get("ALLOW_DESTRUCTIVE"), *args.allow_destructive])
         if args.base_env:
-            result = diff_environments(root=ROOT, env=args.env, base_env=args.base_env)
+            result = diff_environments(
+                root=ROOT, env=args.env, base_env=args.base_env, progress=_progress
+            )
             suffix = f"-from-{args.base_env}"
         else:
-            result = diff_against_ref(root=ROOT, env=args.env, base=args.base, allowed=allowed)
+            result = diff_against_ref(
+                root=ROOT, env=args.env, base=args.base, allowed=allowed, progress=_progress
+            )
             suffix = ""
     except (UsageError, AllowListError, CheckoutError, DiffToolError) as exc:
         print(f"diff: {exc}", file=sys.stderr)
@@ -127,7 +148,12 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--outdir", default="cdk.out", help="cloud assembly directory")
     synth.set_defaults(run=_synth)
     diff = commands.add_parser(
-        "diff", help="compare templates and manifests with a git ref or another environment"
+        "diff",
+        help="compare templates and manifests with a git ref or another environment",
+        description="Synthesize BASE and the working tree, compare every stack, judge each "
+        "change (update, stop/start, replacement) and follow references across stacks.",
+        epilog=DIFF_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     diff.add_argument("--env", default="all", help="environment name or all (default: all)")
     against = diff.add_mutually_exclusive_group()
