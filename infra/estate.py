@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.stacks.base import EstateStack
+from infra.stacks.cicd import CicdStack
 from infra.stacks.cluster import ClusterStack
 from infra.stacks.crm import CrmStack
 from infra.stacks.data import DataStack
@@ -21,8 +22,15 @@ from infra.stacks.edge import EdgeStack
 from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
 
-# Every environment has one stack per part, named twenty-<env>-<part>.
+# Every environment has one stack per part, named twenty-<env>-<part>; an environment with a
+# `cicd` section has one more, OPTIONAL_PARTS.
 STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm", "monitoring")
+OPTIONAL_PARTS = ("cicd",)
+
+
+def stack_parts(cfg: EnvironmentConfig) -> tuple[str, ...]:
+    """The parts `cfg`'s environment has."""
+    return STACK_PARTS + (("cicd",) if cfg.cicd is not None else ())
 
 
 @dataclass
@@ -38,9 +46,11 @@ class Estate:
     data: DataStack
     crm: CrmStack
     monitoring: MonitoringStack
+    cicd: CicdStack | None = None
 
     @property
     def stacks(self) -> list[EstateStack]:
+        optional = [self.cicd] if self.cicd is not None else []
         return [
             self.network,
             self.dns,
@@ -50,6 +60,7 @@ class Estate:
             self.data,
             self.crm,
             self.monitoring,
+            *optional,
         ]
 
 
@@ -125,6 +136,10 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         backup_vault=database.backup_vault,
         redis_node_ids=data.redis_node_ids,
     )
+    cicd = None
+    if cfg.cicd is not None and cfg.github_environment is not None:
+        # depends on no other stack: it deploys in the first wave
+        cicd = CicdStack(scope, site=site, cicd=cfg.cicd, github_environment=cfg.github_environment)
     return Estate(
         config=cfg,
         network=network,
@@ -135,4 +150,5 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         data=data,
         crm=crm,
         monitoring=monitoring,
+        cicd=cicd,
     )

@@ -16,6 +16,7 @@ from infra.config.base import (
     check_log_retention,
     check_sizes,
 )
+from infra.config.cicd import CicdConfig, GitHubRepositoryConfig
 from infra.config.cluster import (
     ALB_CONTROLLER_POLICIES,
     KUBERNETES_VERSIONS,
@@ -83,6 +84,7 @@ __all__ = [
     "WAF_MIN_RATE_LIMIT",
     "AccessLogsConfig",
     "AddonVersionsConfig",
+    "CicdConfig",
     "ClusterConfig",
     "ConfigError",
     "DatabaseBackupConfig",
@@ -91,6 +93,7 @@ __all__ = [
     "DnsConfig",
     "EdgeConfig",
     "EnvironmentConfig",
+    "GitHubRepositoryConfig",
     "HealthCheckConfig",
     "MonitoringConfig",
     "NetworkConfig",
