@@ -61,6 +61,13 @@ def _diff(args: argparse.Namespace) -> int:
     print(result.report, end="")
     for path in write_reports(result, Path(args.report_dir), suffix):
         print(f"wrote {path}", file=sys.stderr)
+    if args.comment_file:
+        from infra.review.comment import pr_comment
+
+        comment = Path(args.comment_file)
+        comment.parent.mkdir(parents=True, exist_ok=True)
+        comment.write_text(pr_comment(result.report))
+        print(f"wrote {comment}", file=sys.stderr)
     if result.blocked:
         listed = ", ".join(f.describe() for f in result.blocked)
         print(
@@ -160,6 +167,11 @@ def _parser() -> argparse.ArgumentParser:
         help="stateful replacements allowed (also the ALLOW_DESTRUCTIVE environment variable)",
     )
     diff.add_argument("--report-dir", default="cdk.out", help="where diff-<env>.md is written")
+    diff.add_argument(
+        "--comment-file",
+        metavar="PATH",
+        help="also write the whole report as a pull-request comment body (CI)",
+    )
     diff.set_defaults(run=_diff)
     _add_deploy(commands)
     docs = commands.add_parser("config-docs", help="write docs/config-reference.md")
