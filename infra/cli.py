@@ -79,10 +79,11 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from infra.app import ROOT
+    # no CDK import here: the deploy synthesizes in a subprocess, and a missing credential
+    # should be reported in a second
     from infra.config import load_environment
     from infra.deploy.pipeline import DeployRequest, deploy
-    from infra.estate import stack_parts
+    from infra.naming import stack_name, stack_parts
     from infra.review.guard import AllowListError, parse_allow_list
 
     cfg = load_environment(args.env)
@@ -105,9 +106,9 @@ def _deploy(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     chosen = [p for p in parts if p in args.stack] if args.stack else list(parts)
     request = DeployRequest(
-        root=ROOT,
+        root=Path(__file__).resolve().parent.parent,
         env=cfg.name,
-        stack_names=tuple(f"twenty-{cfg.name}-{p}" for p in chosen),
+        stack_names=tuple(stack_name(cfg.name, p) for p in chosen),
         partial=bool(args.stack),
         allowed=allowed,
         concurrency=args.concurrency,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.naming import OPTIONAL_PARTS, STACK_PARTS, stack_parts
 from infra.stacks.base import EstateStack
 from infra.stacks.cicd import CicdStack
 from infra.stacks.cluster import ClusterStack
@@ -22,15 +23,7 @@ from infra.stacks.edge import EdgeStack
 from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
 
-# Every environment has one stack per part, named twenty-<env>-<part>; an environment with a
-# `cicd` section has one more, OPTIONAL_PARTS.
-STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm", "monitoring")
-OPTIONAL_PARTS = ("cicd",)
-
-
-def stack_parts(cfg: EnvironmentConfig) -> tuple[str, ...]:
-    """The parts `cfg`'s environment has."""
-    return STACK_PARTS + (("cicd",) if cfg.cicd is not None else ())
+__all__ = ["OPTIONAL_PARTS", "STACK_PARTS", "Estate", "build_estate", "stack_parts"]
 
 
 @dataclass

@@ -147,10 +147,8 @@ def _cicd_problems(loaded: list[tuple[Path, EnvironmentConfig]]) -> Iterator[str
         deployable = {c.name for _, c, _ in with_cicd} - {cfg.name}
         if after is not None and after not in deployable:
             why = "has no cicd section" if after in names else "is not another environment"
-            yield (
-                f"{label}: cicd.deploy_after: {after!r} {why}; use one of "
-                f"{', '.join(sorted(deployable)) or 'none'} or remove it"
-            )
+            fix = f"use one of {', '.join(sorted(deployable))}" if deployable else "remove it"
+            yield f"{label}: cicd.deploy_after: {after!r} {why}; {fix}"
         if cicd.oidc_provider == "create":
             if cfg.account in creators:
                 yield (
@@ -166,10 +164,10 @@ def _cicd_problems(loaded: list[tuple[Path, EnvironmentConfig]]) -> Iterator[str
         while current is not None and current in by_name and current not in seen:
             seen.append(current)
             current = by_name[current][1].deploy_after
-        if current == name:
+        if current == name and name == min(seen):  # reported once, on its first member
             yield (
                 f"{display_path(path)}: cicd.deploy_after: forms a cycle "
-                f"({' -> '.join([*reversed(seen), name])}); one environment must come first"
+                f"({' after '.join([*seen, name])}); one environment must come first"
             )
 
 

@@ -7,7 +7,7 @@ The workflow holds no account id, role ARN, region or domain of its own: its dep
 from __future__ import annotations
 
 from infra.config import ConfigError, load_environment
-from infra.stacks.cicd import deploy_role_arn
+from infra.naming import deploy_role_arn
 
 # Twenty's liveness route, served by the server on port 3000 behind the ALB (docs/architecture.md).
 HEALTH_PATH = "/healthz"

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infra.config import CicdConfig, GitHubRepositoryConfig, Site
 from infra.constructs.stateful import pin_logical_id
+from infra.naming import deploy_role_name, partition_of
 from infra.stacks.base import EstateStack
 
 GITHUB_OIDC_ISSUER = "token.actions.githubusercontent.com"
@@ -27,26 +28,6 @@ BOOTSTRAP_ROLE_KINDS = ("deploy", "file-publishing", "image-publishing", "lookup
 # A whole environment's first deploy (EKS cluster, node groups, add-ons) takes longer than the
 # one-hour default: the job's own session must outlive it.
 DEPLOY_SESSION = Duration.hours(3)
-
-
-def deploy_role_name(environment: str) -> str:
-    """The deploy role's name, fixed so the workflow can derive its ARN from config."""
-    return f"twenty-{environment}-github-deploy"
-
-
-def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def deploy_role_arn(site: Site) -> str:
-    return (
-        f"arn:{partition_of(site.region)}:iam::{site.account}:role/"
-        f"{deploy_role_name(site.environment)}"
-    )
 
 
 def subject_claims(repository: GitHubRepositoryConfig, github_environment: str) -> list[str]:
