@@ -321,3 +321,18 @@ def test_help_documents_exit_codes() -> None:
     text = _parser()._subparsers._group_actions[0].choices["deploy"].format_help()  # type: ignore[union-attr]
     for code in ("0", "2", "3", "4", "5", "6"):
         assert f"\n  {code}  " in text
+
+
+def test_deploy_target_is_derived_from_config() -> None:
+    from infra.deploy.target import github_outputs
+
+    values = dict(line.split("=", 1) for line in github_outputs("prod").splitlines())
+    assert values == {
+        "role-arn": "arn:aws:iam::333333333333:role/twenty-prod-github-deploy",
+        "region": "sa-east-1",
+        "github-environment": "prod",
+        "approval-required": "true",
+        "url": "https://mgenial.olhai.app.br",
+        "health-url": "https://mgenial.olhai.app.br/healthz",
+    }
+    assert "approval-required=false" in github_outputs("dev")
