@@ -91,7 +91,7 @@ def data_directory(postgres_version: int) -> str:
 
 def extensions(database: DatabaseConfig) -> tuple[str, ...]:
     """The extensions created in the application database."""
-    return (*EXTENSIONS, "pg_graphql") if database.pg_graphql else EXTENSIONS
+    return EXTENSIONS
 
 
 def _cloudwatch_agent_config(inputs: HostInputs, database: DatabaseConfig) -> str:
@@ -149,7 +149,6 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "data_directory": data_directory(database.postgres_version),
         "tuning": database.tuning,
         "backup": database.backup,
-        "pg_graphql": database.pg_graphql,
         "extensions": extensions(database),
         "ubuntu_mirror": database.ubuntu_mirror,
         "stanza": STANZA,
@@ -157,7 +156,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "admin_role": ADMIN_ROLE,
         "database": DATABASE_NAME,
         # Leave room for the superuser's reserved slots and the admin's sessions.
-        "app_connection_limit": database.tuning.max_connections - 20,
+        "app_connection_limit": database.app_connection_limit,
     }
 
     def render(name: str, **extra: object) -> str:

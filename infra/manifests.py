@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from infra import twenty
 from infra.config import WorkloadConfig, WorkloadsConfig
 from infra.templating import template_environment
 
@@ -56,7 +57,7 @@ class ManifestInputs:
     @property
     def migration_job_prefix(self) -> str:
         """`twenty-migrate-<version>`: a new image version is a new Job, run once."""
-        version = self.workloads.image_version.removeprefix("sha256:")[:20]
+        version = self.workloads.image_version[:20]
         slug = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-")
         return f"twenty-migrate-{slug}"
 
@@ -90,6 +91,23 @@ def _deployments(workloads: WorkloadsConfig) -> list[_Deployment]:
     ]  # fmt: skip
 
 
+def migration_script() -> str:
+    """The migration Job's shell script, from the contract's commands (setup only on an empty
+    database: Twenty's migrations table in schema core does not exist yet)."""
+    commands = twenty.contract()["commands"]
+    marker = commands["first_start_marker"]
+    return " && ".join(
+        [
+            "set -eu",
+            f'fresh=$(psql "$PG_DATABASE_URL" -tAc "SELECT to_regclass(\'{marker}\') IS NULL")',
+            f'{{ [ "$fresh" != t ] || {commands["setup"]}; }}',
+            commands["upgrade"],
+            commands["cache_flush"],
+            commands["cron_registration"],
+        ]
+    )
+
+
 def _environment() -> jinja2.Environment:
     env = template_environment(TEMPLATE_DIR)
     env.filters["q"] = lambda value: json.dumps(str(value))
@@ -115,6 +133,7 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "image_version": inputs.workloads.image_version,
         "probe_cfg": inputs.workloads.probes,
         "deployments": _deployments(inputs.workloads),
+        "migration_script": migration_script(),
     }
     phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES.values()}
     for path in template_files():

@@ -208,8 +208,11 @@ def test_deployments_match_config(
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
         assert spec["nodeSelector"] == {"tier": tiers[name]}
         env_vars = {e["name"]: e["value"] for e in container["env"]}
-        assert env_vars["DISABLE_DB_MIGRATIONS"] == "true", name
-        assert env_vars["DISABLE_CRON_JOBS_REGISTRATION"] == "true", name
+        assert env_vars["PG_POOL_MAX_CONNECTIONS"] == str(workload.db_pool_size), name
+        # The entrypoint (which reads the DISABLE_* flags) runs only without a `command`.
+        entrypoint_runs = "command" not in container
+        assert ("DISABLE_DB_MIGRATIONS" in env_vars) is entrypoint_runs, name
+        assert ("DISABLE_CRON_JOBS_REGISTRATION" in env_vars) is entrypoint_runs, name
         assert container["resources"] == {
             "requests": {"cpu": workload.cpu_request, "memory": workload.memory_request},
             "limits": {"memory": workload.memory},
@@ -240,8 +243,7 @@ def test_config_map_environment(
     assert data["STORAGE_TYPE"] == "s3"
     assert data["STORAGE_S3_REGION"] == cfg.region
     assert data["STORAGE_S3_NAME"] == f"twenty-{env}-files-{cfg.account}-{cfg.region}"
-    assert data["MESSAGE_QUEUE_TYPE"] == "bull-mq"
-    assert data["CACHE_STORAGE_TYPE"] == "redis"
+    assert "MESSAGE_QUEUE_TYPE" not in data and "CACHE_STORAGE_TYPE" not in data  # unread
 
 
 def test_migration_job_per_image_version(
@@ -252,7 +254,8 @@ def test_migration_job_per_image_version(
     assert re.fullmatch(f"twenty-migrate-{version}-[0-9a-f]{{6}}", name)
     container = job["spec"]["template"]["spec"]["containers"][0]
     script = container["command"][-1]
-    assert script.index("yarn database:migrate:prod") < script.index("yarn command:prod upgrade")
+    assert script.index("yarn database:init:prod") < script.index("yarn command:prod upgrade")
+    assert script.index("upgrade") < script.index("cache:flush") < script.index("cron:register:all")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 

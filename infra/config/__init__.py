@@ -33,7 +33,6 @@ from infra.config.database import (
     DatabaseBackupConfig,
     DatabaseConfig,
     DatabaseTuningConfig,
-    PgGraphqlPackage,
 )
 from infra.config.dns import DnsConfig
 from infra.config.edge import (
@@ -100,7 +99,6 @@ __all__ = [
     "NodeGroupConfig",
     "NodeGroupsConfig",
     "NodeOverheadConfig",
-    "PgGraphqlPackage",
     "ProbeConfig",
     "ProbesConfig",
     "RedisConfig",

@@ -11,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra import capacity
+from infra import capacity, twenty
 from infra.config.base import Site, Strict, SubfieldError
 from infra.config.cicd import CicdConfig
 from infra.config.cluster import ClusterConfig
@@ -149,6 +149,7 @@ class EnvironmentConfig(Strict):
                 )
             )
         problems.extend(self._capacity_problems())
+        problems.extend(self._connection_problems())
         env_tag = self.tags.get("Environment")
         if env_tag is not None and env_tag != self.name:
             problems.append(("tags.Environment", f"{env_tag!r} must equal name {self.name!r}"))
@@ -181,6 +182,32 @@ class EnvironmentConfig(Strict):
         ]
         left = capacity.unplaced_pods(pods, nodes=group.min_size, node=node, overhead=overhead)
         return capacity.TierFit(node=node, overhead=overhead, pods=pods, left=left)
+
+    def connection_budget(self) -> capacity.ConnectionBudget:
+        """Connections at full scale against the app role's CONNECTION LIMIT (the database
+        host keeps 20 of max_connections for the superuser and administration)."""
+        pools = int(twenty.contract()["pools_per_process"])
+        return capacity.ConnectionBudget(
+            per_deployment={
+                name: (w.max_replicas, pools * w.db_pool_size)
+                for name, w in self.workloads.deployments().items()
+            },
+            job=pools * self.workloads.backend.db_pool_size,
+            reserve=self.workloads.connection_reserve,
+            limit=self.database.app_connection_limit,
+        )
+
+    def _connection_problems(self) -> list[tuple[str, str]]:
+        budget = self.connection_budget()
+        if budget.fits:
+            return []
+        return [
+            (
+                "workloads",
+                f"{budget.explain()}; lower max_replicas or db_pool_size, or raise "
+                "database.tuning.max_connections",
+            )
+        ]
 
     def _capacity_problems(self) -> list[tuple[str, str]]:
         """All minimum replicas plus one surge pod per Deployment fit each node group's minimum."""
