@@ -10,7 +10,7 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -38,6 +38,15 @@ test: deps ## lint, type-check and the whole pytest suite
 # ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... lets named stateful replacements through.
 diff: $(VENV)/.installed ## templates and manifests vs. BASE (git ref) or BASE_ENV; guard on state
 	$(PYTHON) -m infra diff --env $(ENV) $(if $(BASE),--base $(BASE)) $(if $(BASE_ENV),--base-env $(BASE_ENV)) $(if $(ALLOW_DESTRUCTIVE),--allow-destructive $(ALLOW_DESTRUCTIVE))
+
+# The one supported deploy: credentials, the guard against the deployed/<env> tag, cdk deploy,
+# the tag moves. Exit codes: `python -m infra deploy --help`. CONCURRENCY, REQUIRE_APPROVAL and
+# ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... are optional.
+CONCURRENCY ?= 4
+REQUIRE_APPROVAL ?= broadening
+deploy: $(VENV)/.installed ## deploy one environment: make deploy ENV=dev
+	@if [ "$(ENV)" = all ]; then echo "make deploy: name one environment, e.g. make deploy ENV=dev" >&2; exit 2; fi
+	$(PYTHON) -m infra deploy --env $(ENV) --concurrency $(CONCURRENCY) --require-approval $(REQUIRE_APPROVAL) $(if $(ALLOW_DESTRUCTIVE),--allow-destructive $(ALLOW_DESTRUCTIVE))
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check infra app.py tests && $(BIN)/ruff format --check infra app.py tests

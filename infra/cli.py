@@ -1,4 +1,4 @@
-"""`python -m infra <command>`: the estate's tools (validate, synth, diff, config-docs).
+"""`python -m infra <command>`: the estate's tools (validate, synth, diff, deploy, config-docs).
 
 Bad input never produces a traceback: one line naming the file, the field and the fix, exit 2.
 """
@@ -82,6 +82,13 @@ def _diff(args: argparse.Namespace) -> int:
     print(result.report, end="")
     for path in write_reports(result, Path(args.report_dir), suffix):
         print(f"wrote {path}", file=sys.stderr)
+    if args.comment_file:
+        from infra.review.comment import pr_comment
+
+        comment = Path(args.comment_file)
+        comment.parent.mkdir(parents=True, exist_ok=True)
+        comment.write_text(pr_comment(result.report))
+        print(f"wrote {comment}", file=sys.stderr)
     if result.blocked:
         listed = ", ".join(f.describe() for f in result.blocked)
         print(
@@ -90,6 +97,54 @@ def _diff(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return result.exit_code
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    # no CDK import here: the deploy synthesizes in a subprocess, and a missing credential
+    # should be reported in a second
+    from infra.config import load_environment
+    from infra.deploy.pipeline import DeployRequest, deploy
+    from infra.naming import stack_name, stack_parts
+    from infra.review.guard import AllowListError, parse_allow_list
+
+    cfg = load_environment(args.env)
+    parts = stack_parts(cfg)
+    unknown = [p for p in args.stack if p not in parts]
+    if unknown:
+        print(
+            f"deploy: --stack {unknown[0]}: not a part of {cfg.name}; use one of "
+            + ", ".join(parts),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if args.concurrency < 1:
+        print("deploy: --concurrency must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        allowed = parse_allow_list([os.environ.get("ALLOW_DESTRUCTIVE"), *args.allow_destructive])
+    except AllowListError as exc:
+        print(f"deploy: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    chosen = [p for p in parts if p in args.stack] if args.stack else list(parts)
+    request = DeployRequest(
+        root=Path(__file__).resolve().parent.parent,
+        env=cfg.name,
+        stack_names=tuple(stack_name(cfg.name, p) for p in chosen),
+        partial=bool(args.stack),
+        allowed=allowed,
+        concurrency=args.concurrency,
+        require_approval=args.require_approval,
+        allow_dirty=args.allow_dirty,
+        report_dir=Path(args.report_dir),
+    )
+    return deploy(request)
+
+
+def _deploy_target(args: argparse.Namespace) -> int:
+    from infra.deploy.target import github_outputs
+
+    print(github_outputs(args.env), end="")
+    return 0
 
 
 def _config_docs(args: argparse.Namespace) -> int:
@@ -169,6 +224,11 @@ def _parser() -> argparse.ArgumentParser:
         help="stateful replacements allowed (also the ALLOW_DESTRUCTIVE environment variable)",
     )
     diff.add_argument("--report-dir", default="cdk.out", help="where diff-<env>.md is written")
+    diff.add_argument(
+        "--comment-file",
+        metavar="PATH",
+        help="also write the whole report as a pull-request comment body (CI)",
+    )
     diff.set_defaults(run=_diff)
     smtp = commands.add_parser(
         "smtp-credentials",
@@ -183,11 +243,66 @@ def _parser() -> argparse.ArgumentParser:
         "--rotate", action="store_true", help="replace the existing access key (rotation)"
     )
     smtp.set_defaults(run=_smtp_credentials)
+    _add_deploy(commands)
     docs = commands.add_parser("config-docs", help="write docs/config-reference.md")
     docs.add_argument("--output", default="docs/config-reference.md")
     docs.add_argument("--check", action="store_true", help="fail if the file is out of date")
     docs.set_defaults(run=_config_docs)
     return parser
+
+
+def _add_deploy(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from infra.deploy.pipeline import EXIT_CODES, REQUIRE_APPROVAL
+
+    codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    deploy = commands.add_parser(
+        "deploy",
+        help="guard, cdk deploy and tag one environment (make deploy ENV=<env>)",
+        description="Deploy one environment: check AWS credentials (offline), run the guard "
+        "against the deployed/<env> tag (the last deployed commit), cdk deploy the checked "
+        "assembly (cdk.out/deploy-<env>), then move deployed/<env> to HEAD.",
+        epilog="exit codes:\n" + codes,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    deploy.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    deploy.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="PART",
+        help="deploy only this part (e.g. cicd for the one-time bootstrap); repeatable; "
+        "the tag does not move",
+    )
+    deploy.add_argument(
+        "--concurrency", type=int, default=4, help="stacks deployed side by side (default 4)"
+    )
+    deploy.add_argument(
+        "--require-approval",
+        choices=REQUIRE_APPROVAL,
+        default="broadening",
+        help="cdk's prompt for security-relevant changes (default broadening; CI: never, "
+        "its approval is the GitHub environment's reviewers)",
+    )
+    deploy.add_argument(
+        "--allow-destructive",
+        action="append",
+        default=[],
+        metavar="ENV/STACK/LOGICAL_ID,...",
+        help="stateful replacements allowed (also the ALLOW_DESTRUCTIVE environment variable)",
+    )
+    deploy.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="deploy uncommitted changes (the tag then does not move)",
+    )
+    deploy.add_argument("--report-dir", default="cdk.out", help="assembly, report and outputs")
+    deploy.set_defaults(run=_deploy)
+    target = commands.add_parser(
+        "deploy-target",
+        help="key=value facts of an environment's deploy job, for $GITHUB_OUTPUT",
+    )
+    target.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    target.set_defaults(run=_deploy_target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

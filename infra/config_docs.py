@@ -26,7 +26,8 @@ def _type_name(annotation: typing.Any) -> str:
     if typing.get_origin(annotation) is not None:
         text = str(annotation)
     text = text.replace("typing.", "").replace("ipaddress.", "")
-    return re.sub(r"infra\.config\.(\w+\.)?", "", text)
+    # a union (`str | None`) must not split the Markdown table's cell
+    return re.sub(r"infra\.config\.(\w+\.)?", "", text).replace("|", "\\|")
 
 
 def _model_of(annotation: typing.Any) -> type[BaseModel] | None:

@@ -12,7 +12,9 @@ from functools import cached_property
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.naming import OPTIONAL_PARTS, STACK_PARTS, stack_parts
 from infra.stacks.base import EstateStack
+from infra.stacks.cicd import CicdStack
 from infra.stacks.cluster import ClusterStack
 from infra.stacks.crm import CrmStack
 from infra.stacks.data import DataStack
@@ -22,8 +24,7 @@ from infra.stacks.edge import EdgeStack
 from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
 
-# Every environment has one stack per part, named twenty-<env>-<part>.
-STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm", "monitoring")
+__all__ = ["OPTIONAL_PARTS", "STACK_PARTS", "Estate", "build_estate", "stack_parts"]
 
 
 @dataclass
@@ -39,9 +40,11 @@ class Estate:
     data: DataStack
     crm: CrmStack
     monitoring: MonitoringStack
+    cicd: CicdStack | None = None
 
     @property
     def stacks(self) -> list[EstateStack]:
+        optional = [self.cicd] if self.cicd is not None else []
         return [
             self.network,
             self.dns,
@@ -51,6 +54,7 @@ class Estate:
             self.data,
             self.crm,
             self.monitoring,
+            *optional,
         ]
 
 
@@ -160,6 +164,17 @@ class EstateParts:
         )
 
     @cached_property
+    def cicd(self) -> CicdStack | None:
+        """The OIDC deploy role's stack, where config has a `cicd` section; it reads no other
+        stack, so it deploys in the first wave."""
+        cfg = self.cfg
+        if cfg.cicd is None or cfg.github_environment is None:
+            return None
+        return CicdStack(
+            self.scope, site=cfg.site, cicd=cfg.cicd, github_environment=cfg.github_environment
+        )
+
+    @cached_property
     def monitoring(self) -> MonitoringStack:
         edge, database, data = self.edge, self.database, self.data
         return MonitoringStack(
@@ -190,4 +205,5 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         data=parts.data,
         crm=parts.crm,
         monitoring=parts.monitoring,
+        cicd=parts.cicd,
     )

@@ -99,6 +99,9 @@ SCENARIOS = [
         blocked=frozenset(
             {
                 ("cluster", f"ControlPlaneCluster{HASH}"),
+                # The cluster's OIDC provider follows the new cluster's issuer URL; IAM OIDC
+                # providers are guarded (other roles may trust them).
+                ("cluster", f"ControlPlaneClusterOidcProviderNative{HASH}"),
                 ("data", "RedisReplicationGroup"),
                 ("database", "DatabaseInstance"),
             }

@@ -30,9 +30,9 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 
 def _stack_names() -> list[str]:
-    from infra.estate import STACK_PARTS
+    from infra.estate import stack_parts
 
-    return [f"twenty-{env}-{part}" for env in sorted(CONFIGS) for part in STACK_PARTS]
+    return [f"twenty-{env}-{part}" for env in sorted(CONFIGS) for part in stack_parts(CONFIGS[env])]
 
 
 @pytest.mark.parametrize("stack_name", _stack_names())

@@ -44,6 +44,8 @@ def test_new_config_file_is_a_new_environment(tmp_path: Path) -> None:
         "Environment: qa", "Environment: staging"
     )
     staging = staging.replace("10.1.", "10.3.").replace("mgenialqa", "mgenialstaging")
+    # qa's account already has its GitHub OIDC provider (qa creates it)
+    staging = staging.replace("oidc_provider: create", "oidc_provider: existing")
     (config_dir / "staging.yaml").write_text(staging)
     estates = build_app(App(context=cdk_context()), None, config_dir)
     assert sorted(e.config.name for e in estates) == sorted([*ALL_CONFIGS, "staging"])
@@ -76,3 +78,5 @@ def test_environment_deploys_in_at_most_four_waves(synthesized: SynthesizedEstat
     # the database and the cluster need only the network: they deploy side by side
     assert waves[f"twenty-{env}-database"] == waves[f"twenty-{env}-cluster"] == 2
     assert waves[f"twenty-{env}-network"] == waves[f"twenty-{env}-dns"] == 1
+    # the OIDC deploy role depends on nothing: it adds no wave
+    assert waves.get(f"twenty-{env}-cicd", 1) == 1

@@ -16,6 +16,7 @@ from infra.config.base import (
     check_log_retention,
     check_sizes,
 )
+from infra.config.cicd import CicdConfig, GitHubRepositoryConfig
 from infra.config.cluster import (
     ALB_CONTROLLER_POLICIES,
     KUBERNETES_VERSIONS,
@@ -84,6 +85,7 @@ __all__ = [
     "WAF_MIN_RATE_LIMIT",
     "AccessLogsConfig",
     "AddonVersionsConfig",
+    "CicdConfig",
     "ClusterConfig",
     "ConfigError",
     "DatabaseBackupConfig",
@@ -93,6 +95,7 @@ __all__ = [
     "EdgeConfig",
     "EmailConfig",
     "EnvironmentConfig",
+    "GitHubRepositoryConfig",
     "HealthCheckConfig",
     "MonitoringConfig",
     "NetworkConfig",

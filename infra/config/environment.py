@@ -13,6 +13,7 @@ from pydantic import (
 
 from infra import capacity, twenty
 from infra.config.base import Site, Strict, SubfieldError
+from infra.config.cicd import CicdConfig
 from infra.config.cluster import ClusterConfig
 from infra.config.data import RedisConfig, StorageConfig
 from infra.config.database import DatabaseConfig
@@ -67,6 +68,12 @@ class EnvironmentConfig(Strict):
     email: EmailConfig = Field(
         default_factory=EmailConfig,
         description="Outbound e-mail through Amazon SES: sender, MAIL FROM domain, SMTP port.",
+    )
+    cicd: CicdConfig | None = Field(
+        default=None,
+        description="GitHub Actions deploys: the repository trusted by the OIDC deploy role of "
+        "stack `twenty-<env>-cicd` and the promotion order. Absent: no cicd stack; deploy "
+        "from a workstation with `make deploy`.",
     )
 
     @field_validator("account", mode="before")
@@ -244,6 +251,13 @@ class EnvironmentConfig(Strict):
                     )
                 )
         return problems
+
+    @property
+    def github_environment(self) -> str | None:
+        """The GitHub environment whose jobs deploy this environment (None without cicd)."""
+        if self.cicd is None:
+            return None
+        return self.cicd.github_environment or self.name
 
     @property
     def site(self) -> Site:

@@ -114,9 +114,61 @@ def load_all(paths: Iterable[Path]) -> list[EnvironmentConfig]:
                     f"{other.network.vpc_cidr} of {display_path(other_path)}; give every "
                     "environment its own range"
                 )
+    lines.extend(_cicd_problems(loaded))
     if lines:
         raise ConfigError(lines)
     return [cfg for _, cfg in loaded]
+
+
+def _cicd_problems(loaded: list[tuple[Path, EnvironmentConfig]]) -> Iterator[str]:
+    """One repository deploys the estate; promotion order and OIDC providers are consistent."""
+    with_cicd = [(path, cfg, cfg.cicd) for path, cfg in loaded if cfg.cicd is not None]
+    names = {cfg.name for _, cfg in loaded}
+    if with_cicd:
+        first_path, _, first = with_cicd[0]
+        for path, _, cicd in with_cicd[1:]:
+            if cicd.repository != first.repository:
+                yield (
+                    f"{display_path(path)}: cicd.repository: differs from "
+                    f"{display_path(first_path)}; one repository deploys every environment"
+                )
+    environments: dict[str, Path] = {}
+    creators: dict[str, Path] = {}
+    for path, cfg, cicd in with_cicd:
+        label = display_path(path)
+        github_env = cfg.github_environment or cfg.name
+        if github_env in environments:
+            yield (
+                f"{label}: cicd.github_environment: {github_env!r} is also used by "
+                f"{display_path(environments[github_env])}; give each environment its own"
+            )
+        environments[github_env] = path
+        after = cicd.deploy_after
+        deployable = {c.name for _, c, _ in with_cicd} - {cfg.name}
+        if after is not None and after not in deployable:
+            why = "has no cicd section" if after in names else "is not another environment"
+            fix = f"use one of {', '.join(sorted(deployable))}" if deployable else "remove it"
+            yield f"{label}: cicd.deploy_after: {after!r} {why}; {fix}"
+        if cicd.oidc_provider == "create":
+            if cfg.account in creators:
+                yield (
+                    f"{label}: cicd.oidc_provider: account {cfg.account} already creates its "
+                    f"GitHub OIDC provider in {display_path(creators[cfg.account])}; an account "
+                    "has one per issuer: say existing here"
+                )
+            creators.setdefault(cfg.account, path)
+    by_name = {cfg.name: (path, cicd) for path, cfg, cicd in with_cicd}
+    for name, (path, _) in by_name.items():
+        seen = [name]
+        current = by_name[name][1].deploy_after
+        while current is not None and current in by_name and current not in seen:
+            seen.append(current)
+            current = by_name[current][1].deploy_after
+        if current == name and name == min(seen):  # reported once, on its first member
+            yield (
+                f"{display_path(path)}: cicd.deploy_after: forms a cycle "
+                f"({' after '.join([*seen, name])}); one environment must come first"
+            )
 
 
 def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentConfig:

@@ -138,9 +138,57 @@ def diff_against_ref(
     `progress` hears one line per step (the CLI prints them on stderr)."""
     ref = base or default_base(root)
     commit = resolve(root, ref)
-    check_synth_command(root, commit, ref)
+    return _diff(
+        root=root,
+        env=env,
+        ref=ref,
+        commit=commit,
+        allowed=allowed,
+        head_out=None,
+        progress=progress,
+    )
+
+
+def diff_for_deploy(
+    *,
+    root: Path,
+    env: str,
+    ref: str,
+    commit: str | None,
+    allowed: frozenset[str],
+    head_out: Path,
+    progress: Progress = quiet,
+) -> Outcome:
+    """What deploying the working tree of one environment does to what is deployed.
+
+    `commit` is the last deployed commit (None: nothing deployed yet, every stack is new). The
+    working tree's assembly is kept in `head_out`, so exactly the checked assembly is deployed.
+    """
+    return _diff(
+        root=root,
+        env=env,
+        ref=ref,
+        commit=commit,
+        allowed=allowed,
+        head_out=head_out,
+        progress=progress,
+    )
+
+
+def _diff(
+    *,
+    root: Path,
+    env: str,
+    ref: str,
+    commit: str | None,
+    allowed: frozenset[str],
+    head_out: Path | None,
+    progress: Progress,
+) -> Outcome:
+    if commit is not None:
+        check_synth_command(root, commit, ref)
     head_envs = sorted(p.stem for p in (root / "config").glob("*.yaml"))
-    base_envs = environments_at(root, commit)
+    base_envs = environments_at(root, commit) if commit is not None else []
     known = sorted(set(head_envs) | set(base_envs))
     if env != "all" and env not in known:
         raise UsageError(f"--env {env}: unknown environment; known: {', '.join(known)} or all")
@@ -148,17 +196,22 @@ def diff_against_ref(
     one = None if env == "all" else env
     with tempfile.TemporaryDirectory(prefix="twenty-diff-") as tmp:
         work = Path(tmp)
-        base_out, head_out = work / "base.out", work / "head.out"
+        base_out = work / "base.out"
+        head = head_out or work / "head.out"
         jobs = []
-        if one is None or one in base_envs:
+        if commit is not None and (one is None or one in base_envs):
             progress(f"exporting base {ref} ({commit[:12]}) with git archive")
             source = export(root, commit, work / "base")
             jobs.append(SynthJob(f"base {ref}", source, base_out, one))
         if one is None or one in head_envs:
-            jobs.append(SynthJob("working tree", root, head_out, one))
+            jobs.append(SynthJob("working tree", root, head, one))
         synthesize(jobs, progress)
         progress("comparing templates, judging replacements, following references")
-        reports = compare(envs, base_out, head_out, allowed)
+        reports = compare(envs, base_out if commit is not None else None, head, allowed)
+    if commit is None:
+        return outcome(
+            f"Infrastructure diff: nothing deployed ({ref} absent) → working tree", reports
+        )
     return outcome(f"Infrastructure diff: {ref} ({commit[:12]}) → working tree", reports)
 
 

@@ -30,6 +30,8 @@ STATEFUL_TYPES: frozenset[str] = frozenset(
         "AWS::EFS::FileSystem",
         "AWS::ECR::Repository",
         "AWS::Cognito::UserPool",
+        # one per issuer and account, trusted by every environment's deploy role in the account
+        "AWS::IAM::OIDCProvider",
     }
 )
 
