@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.naming import STACK_PARTS as STACK_PARTS
 from infra.stacks.base import EstateStack
 from infra.stacks.cluster import ClusterStack
 from infra.stacks.crm import CrmStack
@@ -20,9 +21,6 @@ from infra.stacks.dns import DnsStack
 from infra.stacks.edge import EdgeStack
 from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
-
-# Every environment has one stack per part, named twenty-<env>-<part>.
-STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm", "monitoring")
 
 
 @dataclass

@@ -19,6 +19,7 @@ import jinja2
 import yaml
 
 from infra.config import WorkloadConfig, WorkloadsConfig
+from infra.naming import namespace
 from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
@@ -51,7 +52,7 @@ class ManifestInputs:
 
     @property
     def namespace(self) -> str:
-        return f"twenty-{self.environment}"
+        return namespace(self.environment)
 
     @property
     def migration_job_prefix(self) -> str:
