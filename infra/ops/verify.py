@@ -110,7 +110,8 @@ class Verify:
             else:
                 start = self.cloudformation.detect_stack_drift(StackName=name)
                 detections[part] = start["StackDriftDetectionId"]
-        return findings + self._drift_results(detections)
+        findings += self._drift_results(detections)
+        return sorted(findings, key=lambda f: STACK_PARTS.index(f.check.split()[1]))
 
     def _drift_results(self, detections: dict[str, str]) -> list[Finding]:
         findings: list[Finding] = []
@@ -138,7 +139,7 @@ class Verify:
                 break
             if pending:
                 self.clock.sleep(self.options.poll_seconds)
-        return sorted(findings, key=lambda f: STACK_PARTS.index(f.check.split()[1]))
+        return findings
 
     def _drift_finding(self, part: str, status: dict[str, Any]) -> Finding:
         name = stack_name(self.cfg.name, part)
@@ -317,6 +318,9 @@ class Verify:
                 AlarmNamePrefix=alarm_prefix(self.cfg.name), StateValue="ALARM"
             )
             for alarm in page["MetricAlarms"] + page.get("CompositeAlarms", [])
+            # the filter is asked of the API and applied again: some endpoints (moto) drop
+            # StateValue when a prefix is given
+            if alarm.get("StateValue") == "ALARM"
         ]
         if not firing:
             return [Finding("alarms", True, f"no {alarm_prefix(self.cfg.name)}* alarm in ALARM")]

@@ -28,6 +28,8 @@ FAKE_CREDENTIALS = {
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_CONFIG_FILE": "/nonexistent/aws-config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+    # moto's stock AMIs are not needed (tests register their own) and cost seconds per region
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 
 
