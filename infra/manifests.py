@@ -20,6 +20,7 @@ import yaml
 
 from infra import twenty
 from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
+from infra.naming import namespace
 from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
@@ -63,7 +64,7 @@ class ManifestInputs:
 
     @property
     def namespace(self) -> str:
-        return f"twenty-{self.environment}"
+        return namespace(self.environment)
 
     @property
     def migration_job_prefix(self) -> str:

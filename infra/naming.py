@@ -1,7 +1,9 @@
-"""Names several stacks must agree on, defined once.
+"""Names several stacks (and the day-2 commands) must agree on, defined once.
 
 The cluster's External Secrets role may read only secrets under `secret_prefix(env)`; the
-database and data stacks name their secrets under it, so all three use these functions.
+database and data stacks name their secrets under it, so all three use these functions. The
+operations commands (`infra/ops/`) find an environment's stacks and alarms by these names
+without importing the CDK.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from infra.config import EnvironmentConfig, Site
 
-# Every environment has one stack per part, named twenty-<env>-<part>; an environment with a
-# `cicd` section has one more. Here, not in infra/estate.py, so that commands can name stacks
-# without importing the CDK.
+# Every environment has one stack per part, named twenty-<env>-<part>, in deploy order; an
+# environment with a `cicd` section has one more. Here, not in infra/estate.py, so that commands
+# can name stacks without importing the CDK.
 STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm", "monitoring")
 OPTIONAL_PARTS = ("cicd",)
+
+# Pinned logical id of the database stack's AWS Backup vault (verify reads its recovery points).
+BACKUP_VAULT_LOGICAL_ID = "DatabaseBackupVault"
 
 
 def stack_parts(cfg: EnvironmentConfig) -> tuple[str, ...]:
@@ -24,7 +29,23 @@ def stack_parts(cfg: EnvironmentConfig) -> tuple[str, ...]:
 
 
 def stack_name(environment: str, part: str) -> str:
+    """CloudFormation stack name of one part of an environment, e.g. `twenty-dev-dns`."""
     return f"twenty-{environment}-{part}"
+
+
+def alarm_prefix(environment: str) -> str:
+    """Every CloudWatch alarm of the environment is named `twenty-<env>-<what>`."""
+    return f"twenty-{environment}-"
+
+
+def cluster_name(environment: str) -> str:
+    """Name of the environment's EKS cluster (`aws eks update-kubeconfig --name ...`)."""
+    return f"twenty-{environment}"
+
+
+def namespace(environment: str) -> str:
+    """Kubernetes namespace of the CRM's workloads."""
+    return f"twenty-{environment}"
 
 
 def secret_prefix(environment: str) -> str:

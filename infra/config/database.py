@@ -76,6 +76,15 @@ class DatabaseBackupConfig(Strict):
         description="Days S3 keeps overwritten or deleted backup object versions (undo window "
         "for an operator or attacker deleting the repository).",
     )
+    rpo_hours: int = Field(
+        default=26,
+        ge=1,
+        le=24 * 35,
+        description="Recovery point objective of the backups, hours: `python -m infra verify` "
+        "fails when the newest AWS Backup recovery point or pgBackRest backup is older. Both "
+        "run daily, so 26 leaves two hours for a running job; WAL archiving bounds the loss "
+        "between backups (`tuning.archive_timeout_seconds`).",
+    )
     access_log_retention_days: int = Field(
         default=365,
         ge=1,

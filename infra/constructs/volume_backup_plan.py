@@ -8,6 +8,7 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from infra.constructs.stateful import pin_logical_id, retained_key
+from infra.naming import BACKUP_VAULT_LOGICAL_ID
 
 
 class VolumeBackupPlan(Construct):
@@ -35,7 +36,7 @@ class VolumeBackupPlan(Construct):
             encryption_key=self.key,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        pin_logical_id(self.vault, "DatabaseBackupVault")
+        pin_logical_id(self.vault, BACKUP_VAULT_LOGICAL_ID)
         self.plan = backup.BackupPlan(self, "Plan", backup_vault=self.vault)
         self.plan.add_rule(
             backup.BackupPlanRule(

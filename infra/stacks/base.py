@@ -7,6 +7,7 @@ from constructs import Construct, IConstruct
 
 from infra.config import Site
 from infra.nag import NagAcknowledgement, acknowledge
+from infra.naming import stack_name
 
 
 class EstateStack(Stack):
@@ -18,7 +19,7 @@ class EstateStack(Stack):
     def __init__(self, scope: Construct, *, site: Site, part: str, description: str) -> None:
         super().__init__(
             scope,
-            f"twenty-{site.environment}-{part}",
+            stack_name(site.environment, part),
             env=Environment(account=site.account, region=site.region),
             description=description,
         )

@@ -18,7 +18,7 @@ from infra.constructs.addons.pod_identity_agent import PodIdentityAgent
 from infra.constructs.addons.vpc_cni import VpcCni
 from infra.constructs.eks_control_plane import EksControlPlane
 from infra.constructs.eks_node_group import TierNodeGroup, node_role
-from infra.naming import secret_prefix
+from infra.naming import cluster_name, secret_prefix
 from infra.stacks.base import EstateStack
 
 TIERS = ("frontend", "backend")
@@ -47,7 +47,7 @@ class ClusterStack(EstateStack):
             part="cluster",
             description="Twenty CRM: EKS cluster, node groups, platform add-ons",
         )
-        name = f"twenty-{site.environment}"
+        name = cluster_name(site.environment)
         self.secret_name_prefix = secret_prefix(site.environment)
         self.control_plane = EksControlPlane(
             self, "ControlPlane", name=name, config=cluster, vpc=vpc

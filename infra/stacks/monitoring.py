@@ -14,6 +14,7 @@ from infra.config import MonitoringConfig, Site
 from infra.constructs.alarm_topic import AlarmTopic
 from infra.constructs.backup_failure_rule import BackupFailureRule
 from infra.database_host import DATA_MOUNT_POINT, metrics_namespace
+from infra.naming import alarm_prefix
 from infra.stacks.base import EstateStack
 
 _AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -54,7 +55,7 @@ class MonitoringStack(EstateStack):
             emails=monitoring.alarm_emails,
             account=site.account,
             region=site.region,
-            alarm_name_prefix=f"twenty-{self._env}-",
+            alarm_name_prefix=alarm_prefix(self._env),
         )
         self.topic = self.alarm_topic.topic
         self.alarms: dict[str, cloudwatch.Alarm] = {}
@@ -135,7 +136,7 @@ class MonitoringStack(EstateStack):
         alarm = cloudwatch.Alarm(
             self,
             id,
-            alarm_name=f"twenty-{self._env}-{_kebab(id)}",
+            alarm_name=alarm_prefix(self._env) + _kebab(id),
             alarm_description=description,
             metric=metric,
             threshold=threshold,
