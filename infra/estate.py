@@ -104,6 +104,7 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         database_port=database.port,
         database_name=database.database_name,
         database_credentials=database.app_credentials,
+        database_instance_id=database.instance.instance_id,
         file_bucket=data.file_bucket,
         redis_host=data.redis_host,
         redis_port=data.redis_port,
