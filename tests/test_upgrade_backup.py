@@ -29,8 +29,9 @@ from infra.manifests import (
 )
 from tests.conftest import CONFIGS, SynthesizedEstate
 from tests.manifest_inputs import test_inputs
-from tests.pg_harness import tool_missing
+from tests.pg_harness import Cluster, local_pgbackrest_conf, require_servers, tool_missing
 from tests.test_database_host import rendered_for
+from tests.test_database_server import render_for_loopback
 
 INSTANCE = "i-1234567890abcdef0"
 
@@ -495,3 +496,42 @@ def test_backup_role_may_only_run_the_document_on_the_instance(
     assert read["Action"] == "ssm:GetCommandInvocation" and read["Resource"] == "*"
     # Nothing else anywhere in the role: no other action, no wildcard on SendCommand.
     assert "*" not in json.dumps(send)
+
+
+def test_host_script_on_a_real_pgbackrest_falls_back_to_full_then_incr() -> None:
+    """A new estate: with no backup in the repository the gate's incremental backup becomes a
+    full one (pgBackRest's rule), so it never blocks a first start; the next one is incremental.
+    Real PostgreSQL and pgBackRest with the rendered configuration; only cloud-init, systemctl
+    and runuser are stand-ins."""
+    bin_dir = require_servers(pgbackrest=True)
+    rendered = render_for_loopback(CONFIGS[sorted(CONFIGS)[0]])
+    cluster = Cluster.create(bin_dir)
+    try:
+        conf_path = cluster.root / "pgbackrest.conf"
+        cluster.write(conf_path, local_pgbackrest_conf(rendered.pgbackrest_conf, cluster=cluster))
+        cluster.env["PGBACKREST_CONFIG"] = str(conf_path)
+        cluster.initdb()
+        cluster.apply(postgresql_conf=rendered.postgresql_conf, pg_hba_conf=rendered.pg_hba_conf)
+        cluster.start()
+        cluster.run(["pgbackrest", f"--stanza={STANZA}", "stanza-create"])
+        fake = cluster.root / "bin"
+        for name, body in FAKE_HOST_TOOLS.items():
+            if name != "pgbackrest":
+                cluster.write(fake / name, "#!/bin/sh\n" + body, mode=0o755)
+        env = {
+            "PATH": f"{fake}:{bin_dir}:/usr/bin:/bin",
+            "FAKE_DIR": str(cluster.root),
+            "FAKE_CLOUD_INIT": "0",
+            "FAKE_RUNNING": "0",
+        }
+        script = [_tool("dash", "dash"), "-c", upgrade_backup_host_script()]
+        first = cluster.run(script, env=env, check=False)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert first.stdout.startswith("backup label: ") and "(type full," in first.stdout
+        second = cluster.run(script, env=env, check=False)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "(type incr," in second.stdout
+        label = second.stdout.split()[2]
+        assert label.startswith(first.stdout.split()[2] + "_") and label.endswith("I")
+    finally:
+        cluster.destroy()
