@@ -152,6 +152,7 @@ class EstateParts:
             database_name=database.database_name,
             database_credentials=database.app_credentials,
             database_ca_certificate=database.ca_certificate,
+            database_instance_id=database.instance.instance_id,
             email=cfg.email,
             smtp_credentials=dns.mail.smtp_secret,
             file_bucket=data.file_bucket,

@@ -2,8 +2,9 @@
 
 The templates are jinja2; every value that comes from outside (names, ARNs, hosts) is inserted
 through the `q` filter (JSON quoting, valid YAML), so CDK tokens survive rendering and become
-CloudFormation references in the crm stack. The file name's first digit is the deployment
-phase: 0 namespace, 1 identity/configuration/secrets/policies, 2 migration Job, 3 workloads.
+CloudFormation references in the crm stack. The file name's number gives the deployment phase
+(`PHASES`): 0x namespace, 10-14 identity/configuration/secrets/policies, 15-19 the upgrade's
+backup gate Job, 2x the migration Job, 3x workloads.
 """
 
 from __future__ import annotations
@@ -20,11 +21,20 @@ import yaml
 
 from infra import twenty
 from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
+from infra.database_host import STANZA
 from infra.naming import namespace
 from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
-PHASES = {"0": "namespace", "1": "config", "2": "migration", "3": "workloads"}
+SCRIPT_DIR = TEMPLATE_DIR / "scripts"
+# Phase of each template: the last phase whose first number is at most the file's number.
+PHASES = {"namespace": 0, "config": 10, "backup": 15, "migration": 20, "workloads": 30}
+# Phases holding one Job each, renamed with their spec's digest (a Job's pod template is
+# immutable) and awaited by the crm stack before the next phase.
+JOB_PHASES = ("backup", "migration")
+# The database host's pgBackRest systemd units (infra/database_host.py): the backup gate waits
+# for a running one, since pgBackRest takes one backup of a stanza at a time.
+BACKUP_UNIT_PREFIX = "twenty-pgbackrest-"
 # Where every Twenty container finds the database host's CA certificate (a Secret volume).
 DATABASE_CA_DIRECTORY = "/etc/twenty-database-ca"
 DATABASE_CA_FILE = f"{DATABASE_CA_DIRECTORY}/ca.crt"
@@ -56,6 +66,7 @@ class ManifestInputs:
     database_secret: str
     database_ca_secret: str
     smtp_secret: str
+    database_instance_id: str
     frontend_target_group_arn: str
     backend_target_group_arn: str
     public_subnet_cidrs: list[str] = field(default_factory=list)
@@ -72,6 +83,11 @@ class ManifestInputs:
         version = self.workloads.image_version[:20]
         slug = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-")
         return f"twenty-migrate-{slug}"
+
+    @property
+    def backup_job_prefix(self) -> str:
+        """`twenty-backup-<version>`: the backup gate runs once per release, like the migration."""
+        return self.migration_job_prefix.replace("twenty-migrate-", "twenty-backup-", 1)
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,35 @@ def migration_script() -> str:
     )
 
 
+def upgrade_backup_script() -> str:
+    """The backup gate's pod script (SSM send-command, then poll until a final status)."""
+    return (SCRIPT_DIR / "upgrade-backup.sh").read_text()
+
+
+def upgrade_backup_host_script() -> str:
+    """What the database host runs for the gate: wait for its bootstrap and for a running
+    backup, take a pgBackRest backup, print its label."""
+    template = _environment().get_template("scripts/upgrade-backup-host.sh.j2")
+    return template.render(stanza=STANZA, unit_prefix=BACKUP_UNIT_PREFIX) + "\n"
+
+
+def upgrade_backup_ssm_parameters(workloads: WorkloadsConfig) -> str:
+    """The AWS-RunShellScript parameters (JSON): the host script's lines and the execution
+    timeout, the gate's own timeout (the host stops when the gate stops waiting)."""
+    return json.dumps(
+        {
+            "commands": upgrade_backup_host_script().splitlines(),
+            "executionTimeout": [str(workloads.upgrade_backup.timeout_seconds)],
+        }
+    )
+
+
+def phase_of(template: Path) -> str:
+    """The deployment phase of a `NN-*.yaml.j2` template."""
+    number = int(template.name[:2])
+    return [name for name, first in PHASES.items() if first <= number][-1]
+
+
 def _environment() -> jinja2.Environment:
     env = template_environment(TEMPLATE_DIR)
     env.filters["q"] = lambda value: json.dumps(str(value))
@@ -151,17 +196,22 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "email": inputs.email,
         "email_from_address": inputs.email.sender_address(inputs.domain_name),
         "smtp_host": smtp_endpoint(inputs.region),
+        "backup_job_name": inputs.backup_job_prefix,
+        "upgrade_backup": inputs.workloads.upgrade_backup,
+        "upgrade_backup_script": upgrade_backup_script(),
+        "upgrade_backup_parameters": upgrade_backup_ssm_parameters(inputs.workloads),
     }
-    phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES.values()}
+    phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES}
     for path in template_files():
         text = env.get_template(path.name).render(context)
         try:
             documents = [d for d in yaml.safe_load_all(text) if d]
         except yaml.YAMLError as exc:
             raise ValueError(f"{path.name} does not render to valid YAML: {exc}") from None
-        phases[PHASES[path.name[0]]].extend(documents)
-    for job in phases["migration"]:
-        job["metadata"]["name"] += "-" + _spec_digest(job)
+        phases[phase_of(path)].extend(documents)
+    for phase in JOB_PHASES:
+        for job in phases[phase]:
+            job["metadata"]["name"] += "-" + _spec_digest(job)
     return phases
 
 
@@ -172,11 +222,21 @@ def _spec_digest(job: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(job["spec"], sort_keys=True).encode()).hexdigest()[:6]
 
 
-def migration_job_name(phases: dict[str, list[dict[str, Any]]]) -> str:
-    """Name of the rendered migration Job (the crm stack waits for it to succeed)."""
-    (job,) = phases["migration"]
+def job_name(phases: dict[str, list[dict[str, Any]]], phase: str) -> str:
+    """Name of the rendered Job of a `JOB_PHASES` phase (the crm stack waits for it)."""
+    (job,) = phases[phase]
     name: str = job["metadata"]["name"]
     return name
+
+
+def migration_job_name(phases: dict[str, list[dict[str, Any]]]) -> str:
+    """Name of the rendered migration Job (the crm stack waits for it to succeed)."""
+    return job_name(phases, "migration")
+
+
+def backup_job_name(phases: dict[str, list[dict[str, Any]]]) -> str:
+    """Name of the rendered backup gate Job (the migration waits for it to succeed)."""
+    return job_name(phases, "backup")
 
 
 def render_manifests(inputs: ManifestInputs) -> list[dict[str, Any]]:

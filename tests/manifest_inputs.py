@@ -32,6 +32,8 @@ def test_inputs(cfg: EnvironmentConfig) -> ManifestInputs:
         database_secret=f"twenty/{env}/database-app-credentials",
         database_ca_secret=f"twenty/{env}/database/ca-certificate",
         smtp_secret=f"twenty/{env}/smtp",
+        # The example instance id of the EC2 documentation.
+        database_instance_id="i-1234567890abcdef0",
         frontend_target_group_arn=f"{arn}/test-frontend/0123456789abcdef",
         backend_target_group_arn=f"{arn}/test-backend/0123456789abcdef",
         public_subnet_cidrs=[str(c) for c in cfg.network.public_subnets],

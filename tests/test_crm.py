@@ -52,14 +52,16 @@ def _manifest_text(resource: dict[str, Any]) -> str:
     return json.dumps(resource["Properties"]["Manifest"])
 
 
-def test_four_manifests_in_order(crm: CrmSynth) -> None:
-    assert len(crm.resources("Custom::AWSCDK-EKS-KubernetesResource")) == 4
+def test_five_manifests_in_order(crm: CrmSynth) -> None:
+    assert len(crm.resources("Custom::AWSCDK-EKS-KubernetesResource")) == 5
     namespace, _ = crm.manifest("Namespace")
     configuration, configuration_res = crm.manifest("Configuration")
     migration, migration_res = crm.manifest("Migration")
     _, workloads_res = crm.manifest("Workloads")
     (succeeded,) = [k for k in crm.template["Resources"] if k.startswith("MigrationSucceeded")]
-    (association,) = crm.resources("AWS::EKS::PodIdentityAssociation")
+    (association,) = [
+        k for k in crm.resources("AWS::EKS::PodIdentityAssociation") if k.startswith("CrmPod")
+    ]
     assert namespace in configuration_res["DependsOn"]
     assert configuration in migration_res["DependsOn"]
     assert association in migration_res["DependsOn"]
@@ -73,6 +75,7 @@ def test_phases_hold_the_right_kinds(crm: CrmSynth) -> None:
         "Namespace": {'"kind":"Namespace"'},
         "Configuration": {'"kind":"ConfigMap"', '"kind":"ExternalSecret"',
                           '"kind":"NetworkPolicy"', '"kind":"ServiceAccount"'},
+        "UpgradeBackup": {'"kind":"Job"'},
         "Migration": {'"kind":"Job"'},
         "Workloads": {'"kind":"Deployment"', '"kind":"Service"', '"kind":"TargetGroupBinding"',
                       '"kind":"HorizontalPodAutoscaler"', '"kind":"PodDisruptionBudget"'},
@@ -90,7 +93,7 @@ def test_migration_wait_queries_the_job(crm: CrmSynth) -> None:
         v["Properties"]
         for k, v in crm.template["Resources"].items()
         if k.startswith("MigrationSucceeded") and "ObjectName" in v.get("Properties", {})
-    ]
+    ]  # the backup gate's wait: tests/test_upgrade_backup.py
     assert props["ObjectType"] == "job"
     (job,) = crm.stack.phases["migration"]
     assert props["ObjectName"] == job["metadata"]["name"]
@@ -101,7 +104,11 @@ def test_migration_wait_queries_the_job(crm: CrmSynth) -> None:
 
 
 def test_pod_identity_for_the_crm_service_account(crm: CrmSynth) -> None:
-    (props,) = [v["Properties"] for v in crm.resources("AWS::EKS::PodIdentityAssociation").values()]
+    (props,) = [
+        v["Properties"]
+        for k, v in crm.resources("AWS::EKS::PodIdentityAssociation").items()
+        if k.startswith("CrmPodIdentity")
+    ]
     assert props["Namespace"] == f"twenty-{ENV}"
     assert props["ServiceAccount"] == "twenty"
     assert "CrmServiceAccountRole" in json.dumps(props["RoleArn"])
@@ -142,4 +149,5 @@ def test_review_copy_written_with_resolved_references(crm: CrmSynth) -> None:
 
 def test_assertions_template_loads(crm: CrmSynth) -> None:
     template = assertions.Template.from_json(crm.template, skip_cyclical_dependencies_check=True)
-    template.resource_count_is("AWS::EKS::PodIdentityAssociation", 1)
+    # The CRM's service account, and the backup gate's (tests/test_upgrade_backup.py).
+    template.resource_count_is("AWS::EKS::PodIdentityAssociation", 2)

@@ -165,6 +165,8 @@ def test_checkov_passes_with_the_listed_skips(written: Path) -> None:
 
 def test_every_pod_hardened(rendered: dict[str, list[dict[str, Any]]], env: str) -> None:
     for name, spec in _pod_specs(rendered[env]).items():
+        if spec["serviceAccountName"] == "twenty-upgrade-backup":
+            continue  # the AWS CLI pod, not Twenty's image: tests/test_upgrade_backup.py
         assert spec["automountServiceAccountToken"] is False, name
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["runAsUser"] == 1000, name
@@ -203,7 +205,10 @@ def test_images_pinned_never_latest(
         for spec in _pod_specs(rendered[env]).values()
         for c in spec.get("initContainers", []) + spec["containers"]
     ]
-    assert images and set(images) == {cfg.workloads.image}
+    assert images and set(images) == {
+        cfg.workloads.image,
+        cfg.workloads.upgrade_backup.aws_cli_image,
+    }
     for image in images:
         assert not image.endswith(":latest") and (":" in image.rsplit("/", 1)[-1] or "@" in image)
     templates = "\n".join(p.read_text() for p in TEMPLATE_DIR.glob("*.j2"))
@@ -269,12 +274,15 @@ def test_config_map_environment(
 
 
 def test_every_twenty_container_gets_the_database_ca_and_smtp_secret(
-    rendered: dict[str, list[dict[str, Any]]], env: str
+    rendered: dict[str, list[dict[str, Any]]], env: str, cfg: EnvironmentConfig
 ) -> None:
     pods = [
-        m["spec"]["template"]["spec"] for m in rendered[env] if m["kind"] in ("Deployment", "Job")
+        m["spec"]["template"]["spec"]
+        for m in rendered[env]
+        if m["kind"] in ("Deployment", "Job")
+        and m["spec"]["template"]["spec"]["containers"][0]["image"] == cfg.workloads.image
     ]
-    assert len(pods) == 4
+    assert len(pods) == 4  # frontend, backend, worker, migration (not the backup gate)
     for pod in pods:
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert volumes["database-ca"]["secret"]["secretName"] == "twenty-database-ca"
@@ -289,7 +297,8 @@ def test_every_twenty_container_gets_the_database_ca_and_smtp_secret(
 def test_migration_job_per_image_version(
     rendered: dict[str, list[dict[str, Any]]], env: str, cfg: EnvironmentConfig
 ) -> None:
-    (name, job), = _of_kind(rendered[env], "Job").items()  # fmt: skip
+    (name, job), = [(n, j) for n, j in _of_kind(rendered[env], "Job").items()
+                    if n.startswith("twenty-migrate-")]  # fmt: skip
     version = cfg.workloads.image_version.replace(".", "-")
     assert re.fullmatch(f"twenty-migrate-{version}-[0-9a-f]{{6}}", name)
     container = job["spec"]["template"]["spec"]["containers"][0]
@@ -362,11 +371,12 @@ def test_network_policies(
 
 def test_phases_in_deployment_order(env: str, cfg: EnvironmentConfig) -> None:
     phases = render_phases(test_inputs(cfg))
-    assert list(phases) == ["namespace", "config", "migration", "workloads"]
+    assert list(phases) == ["namespace", "config", "backup", "migration", "workloads"]
     assert [m["kind"] for m in phases["namespace"]] == ["Namespace"]
     assert {m["kind"] for m in phases["config"]} == {
         "ServiceAccount", "ConfigMap", "ExternalSecret", "NetworkPolicy"
     }  # fmt: skip
+    assert [m["kind"] for m in phases["backup"]] == ["Job"]
     assert [m["kind"] for m in phases["migration"]] == ["Job"]
     assert "Deployment" in {m["kind"] for m in phases["workloads"]}
 

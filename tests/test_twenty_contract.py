@@ -29,7 +29,9 @@ def _containers(phases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
         for m in ms
         if m["kind"] in ("Deployment", "Job")
     ]
-    return [c for p in pods for c in p["containers"]]
+    # The contract is Twenty's: only containers of its image (not the backup gate's AWS CLI).
+    image = twenty.contract()["image"]
+    return [c for p in pods for c in p["containers"] if c["image"].split(":")[0] == image]
 
 
 def _env_names(container: dict[str, Any], phases: dict[str, list[dict[str, Any]]]) -> set[str]:

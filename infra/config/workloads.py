@@ -147,6 +147,45 @@ _IMAGE = re.compile(
 )
 
 
+# The deploy waits at most this long for each Job (infra/stacks/crm.py), below the 15 minutes of
+# the kubectl handler Lambda the wait runs in; the backup gate must give up before the deploy.
+JOB_WAIT_SECONDS = 14 * 60
+_POD_START_MARGIN_SECONDS = 120
+
+
+class UpgradeBackupConfig(Strict):
+    """The backup gate of an upgrade: a pgBackRest backup on the database host through SSM Run
+    Command, which must succeed before the migration Job runs (docs/runbooks/upgrade.md)."""
+
+    aws_cli_image: str = Field(
+        default="public.ecr.aws/aws-cli/aws-cli:2.36.43",
+        description="The official AWS CLI v2 image (tag = CLI release) the gate's pod runs, "
+        "pinned to a release tag; `latest` and untagged are refused.",
+    )
+    timeout_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=JOB_WAIT_SECONDS - _POD_START_MARGIN_SECONDS,
+        description="How long the gate waits for the backup on the host (also the SSM "
+        "command's execution timeout); below the deploy's 14-minute wait for the Job, with "
+        "two minutes for the pod to start.",
+    )
+    poll_seconds: int = Field(
+        default=10, ge=1, le=60, description="Seconds between status polls of the SSM command."
+    )
+
+    @field_validator("aws_cli_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        match = _IMAGE.match(value)
+        if not match or not match.group("tag") or match.group("tag") == "latest":
+            raise ValueError(
+                f"{value!r} is not pinned; use a release tag such as "
+                "public.ecr.aws/aws-cli/aws-cli:2.36.43"
+            )
+        return value
+
+
 class WorkloadsConfig(Strict):
     """The CRM's Deployments (seed component specifications)."""
 
@@ -171,6 +210,10 @@ class WorkloadsConfig(Strict):
         default="aws-secrets-manager",
         description="Name of the External Secrets ClusterSecretStore reading Secrets Manager; "
         "used to render the review copy, the cluster stack passes the real one.",
+    )
+    upgrade_backup: UpgradeBackupConfig = Field(
+        default=UpgradeBackupConfig(),
+        description="The pgBackRest backup that gates every new release (before migration).",
     )
     probes: ProbesConfig = Field(default=ProbesConfig(), description="Health checks.")
     node_overhead: NodeOverheadConfig = Field(

@@ -1,10 +1,12 @@
 """`twenty-<env>-crm`: the CRM itself, as Kubernetes manifests applied to the cluster by CDK.
 
 The manifests are rendered from `k8s/*.yaml.j2` with the other stacks' attributes (CDK tokens,
-resolved by CloudFormation at deploy time) and applied in four ordered steps: the namespace;
-identity, configuration, External Secrets and network policies; the migration Job, which must
-*complete* before the last step; the workloads. A review copy with every reference resolved to
-its CloudFormation expression is written to `<cdk.out>/k8s/<env>/` on each synth.
+resolved by CloudFormation at deploy time) and applied in five ordered steps: the namespace;
+identity, configuration, External Secrets and network policies; the upgrade's backup gate Job
+(a pgBackRest backup on the database host through SSM Run Command) and the migration Job, each
+of which must *succeed* before the next step; the workloads. A review copy with every
+reference resolved to its CloudFormation expression is written to `<cdk.out>/k8s/<env>/` on
+each synth.
 """
 
 from __future__ import annotations
@@ -22,15 +24,27 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IValidation
 
 from infra.config import EmailConfig, NetworkConfig, Site, WorkloadsConfig
-from infra.manifests import ManifestInputs, migration_job_name, render_phases, write_manifests
+from infra.config.workloads import JOB_WAIT_SECONDS
+from infra.manifests import (
+    ManifestInputs,
+    backup_job_name,
+    migration_job_name,
+    render_phases,
+    write_manifests,
+)
 from infra.stacks.base import EstateStack
 
 # The service account of backend, worker and migration (k8s/10-serviceaccounts.yaml.j2).
 CRM_SERVICE_ACCOUNT = "twenty"
-# How long the deploy waits for the migration Job. The wait runs inside one invocation of the
-# kubectl handler Lambda, which stops at 15 minutes, so this stays below that. A longer first
-# migration keeps running in the cluster; re-running the deploy then finds the Job succeeded.
-MIGRATION_TIMEOUT = Duration.minutes(14)
+# The service account of the upgrade's backup gate (k8s/14-upgrade-backup-access.yaml.j2).
+BACKUP_SERVICE_ACCOUNT = "twenty-upgrade-backup"
+# The SSM document the gate runs on the database host (AWS-owned: no account in its ARN).
+BACKUP_DOCUMENT = "AWS-RunShellScript"
+# How long the deploy waits for each Job (backup gate, migration). The wait runs inside one
+# invocation of the kubectl handler Lambda, which stops at 15 minutes, so this stays below that.
+# A longer first migration keeps running in the cluster; re-running the deploy then finds the
+# Job succeeded. The gate gives up before this (config workloads.upgrade_backup.timeout_seconds).
+JOB_TIMEOUT = Duration.seconds(JOB_WAIT_SECONDS)
 
 
 @jsii.implements(IValidation)
@@ -68,6 +82,7 @@ class CrmStack(EstateStack):
         database_ca_certificate: secretsmanager.ISecret,
         email: EmailConfig,
         smtp_credentials: secretsmanager.ISecret,
+        database_instance_id: str,
         file_bucket: s3.IBucket,
         redis_host: str,
         redis_port: int,
@@ -98,6 +113,7 @@ class CrmStack(EstateStack):
             database_secret=database_credentials.secret_arn,
             database_ca_secret=database_ca_certificate.secret_arn,
             smtp_secret=smtp_credentials.secret_arn,
+            database_instance_id=database_instance_id,
             frontend_target_group_arn=frontend_target_group.target_group_arn,
             backend_target_group_arn=backend_target_group.target_group_arn,
             public_subnet_cidrs=[str(c) for c in network.public_subnets],
@@ -123,26 +139,92 @@ class CrmStack(EstateStack):
             service_account=CRM_SERVICE_ACCOUNT,
             role_arn=crm_role.role_arn,
         )
-        self.migration = apply("Migration", "migration")
-        self.migration.node.add_dependency(self.configuration, self.pod_identity)
-        # kubectl apply returns as soon as the Job exists; this waits until it has succeeded
-        # (the query retries until .status.succeeded has a value or the timeout passes).
-        self.migration_done = eks.KubernetesObjectValue(
+        self.backup_role = self._backup_role(site, database_instance_id)
+        self.backup_pod_identity = eks.CfnPodIdentityAssociation(
             self,
-            "MigrationSucceeded",
-            cluster=cluster,
-            object_type="job",
-            object_name=migration_job_name(self.phases),
-            object_namespace=namespace,
-            json_path=".status.succeeded",
-            timeout=MIGRATION_TIMEOUT,
+            "UpgradeBackupPodIdentity",
+            cluster_name=cluster.cluster_name,
+            namespace=namespace,
+            service_account=BACKUP_SERVICE_ACCOUNT,
+            role_arn=self.backup_role.role_arn,
         )
-        self.migration_done.node.add_dependency(self.migration)
+        self.backup = apply("UpgradeBackup", "backup")
+        # The role with its policy (same stack): the gate's first call must not beat the grant.
+        self.backup.node.add_dependency(
+            self.configuration, self.backup_pod_identity, self.backup_role
+        )
+        self.backup_done = self._wait_for_job(
+            "UpgradeBackupSucceeded", cluster, backup_job_name(self.phases), self.backup
+        )
+        self.migration = apply("Migration", "migration")
+        self.migration.node.add_dependency(self.configuration, self.pod_identity, self.backup_done)
+        self.migration_done = self._wait_for_job(
+            "MigrationSucceeded", cluster, migration_job_name(self.phases), self.migration
+        )
         self.workloads = apply("Workloads", "workloads")
         self.workloads.node.add_dependency(self.migration_done, self.pod_identity)
         stage = Stage.of(self)
         assert stage is not None
         self.node.add_validation(_ReviewCopy(self, Path(stage.outdir) / "k8s" / site.environment))
+
+    def _wait_for_job(
+        self, id: str, cluster: eks.ICluster, name: str, job: eks.KubernetesManifest
+    ) -> eks.KubernetesObjectValue:
+        """kubectl apply returns as soon as the Job exists; this waits until it has succeeded
+        (the query retries until .status.succeeded has a value or the timeout passes)."""
+        done = eks.KubernetesObjectValue(
+            self,
+            id,
+            cluster=cluster,
+            object_type="job",
+            object_name=name,
+            object_namespace=self.inputs.namespace,
+            json_path=".status.succeeded",
+            timeout=JOB_TIMEOUT,
+        )
+        done.node.add_dependency(job)
+        return done
+
+    def _backup_role(self, site: Site, instance_id: str) -> iam.Role:
+        """The backup gate's role: run AWS-RunShellScript on the database host and read that
+        command's result; nothing else (not another instance, not another document)."""
+        role = iam.Role(
+            self,
+            "UpgradeBackupRole",
+            assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com").with_session_tags(),
+            description=f"twenty-{site.environment}: the upgrade's backup gate runs pgBackRest "
+            "on the database host through SSM Run Command",
+        )
+        instance_arn = self.format_arn(
+            service="ec2", resource="instance", resource_name=instance_id
+        )
+        document_arn = self.format_arn(
+            service="ssm", account="", resource="document", resource_name=BACKUP_DOCUMENT
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="RunTheBackupOnTheDatabaseHost",
+                actions=["ssm:SendCommand"],
+                resources=[instance_arn, document_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTheBackupResult",
+                actions=["ssm:GetCommandInvocation"],
+                resources=["*"],
+            )
+        )
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        assert policy is not None
+        self.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ssm:GetCommandInvocation supports no resource-level permissions (Service "
+            "Authorization Reference, Systems Manager); it only reads command results, and "
+            "the only command this role can send is the backup on the database host",
+        )
+        return role
 
     def resolved_manifests(self) -> list[dict[str, Any]]:
         """The manifests with every token as its CloudFormation expression (for review)."""
