@@ -22,10 +22,8 @@ import difflib
 import importlib.util
 import json
 from functools import cache
-from importlib.metadata import version
 from pathlib import Path
 
-import botocore
 from botocore.loaders import Loader
 
 
@@ -88,10 +86,8 @@ def region_problem(region: str) -> str | None:
     """None if botocore knows `region`."""
     if region in regions():
         return None
-    return (
-        f"{region!r} is not an AWS region (botocore {botocore.__version__}'s endpoint data)"
-        f"{_did_you_mean(region, regions())}; use one such as sa-east-1"
-    )
+    hint = _did_you_mean(region, regions()) or "; use one such as sa-east-1"
+    return f"{region!r} is not an AWS region (botocore's endpoint data){hint}"
 
 
 def instance_type_problem(instance_type: str) -> str | None:
@@ -99,10 +95,7 @@ def instance_type_problem(instance_type: str) -> str | None:
     if instance_type in ec2_instance_types():
         return None
     hint = _did_you_mean(instance_type, ec2_instance_types()) or "; use one such as t3.large"
-    return (
-        f"{instance_type!r} is not an EC2 instance type (botocore {botocore.__version__}'s EC2 "
-        f"model){hint}"
-    )
+    return f"{instance_type!r} is not an EC2 instance type (botocore's EC2 model){hint}"
 
 
 def zone_problem(zone: str, region: str) -> str | None:
@@ -115,7 +108,7 @@ def zone_problem(zone: str, region: str) -> str | None:
         return None
     return (
         f"{zone!r} is not a zone of {region}; use two of {', '.join(sorted(known))} "
-        f"(cfn-lint {version('cfn-lint')}'s zone list)"
+        "(cfn-lint's zone list)"
     )
 
 
@@ -127,7 +120,4 @@ def cache_node_type_problem(node_type: str, region: str) -> str | None:
         return None
     where = f"in {region}" if region in by_region else "in any region"
     hint = _did_you_mean(node_type, known) or "; use one such as cache.t4g.micro"
-    return (
-        f"{node_type!r} is not an ElastiCache node type offered {where} (cfn-lint "
-        f"{version('cfn-lint')}'s list){hint}"
-    )
+    return f"{node_type!r} is not an ElastiCache node type offered {where} (cfn-lint's list){hint}"

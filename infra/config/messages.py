@@ -93,14 +93,14 @@ def _nearest_key(root: type[BaseModel], loc: tuple[str | int, ...]) -> str | Non
 
 
 def _cidr_message(value: Any) -> str:
-    example = "a valid one looks like 10.0.0.0/16 (network address / prefix length 0-32)"
+    example = "a valid one looks like 10.0.0.0/16 (network address, slash, prefix length)"
     text = str(value)
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         _, slash, prefix = text.partition("/")
         if slash and (not prefix.isdigit() or int(prefix) > 32):
-            return f"{text!r} has prefix length /{prefix}, IPv4 allows /0 to /32; {example}"
+            return f"{text!r}: an IPv4 prefix length is /0 to /32, e.g. 10.0.0.0/16"
         return f"{text!r} is not an IPv4 CIDR block; {example}"
     if network.version != 4:
         return f"{text!r} is an IPv6 block; give an IPv4 one, {example}"
@@ -124,7 +124,7 @@ def _message(error: ErrorDetails, scalar: Scalar | None) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"must be a mapping of keys to values, not {value!r}; see {REFERENCE}"
     if kind == "list_type":
-        return f"must be a list such as [a, b], not {value!r}"
+        return f"must be a list, [x, y] or one `- x` line per item, not {value!r}"
     if kind.startswith("ip_v4"):
         return _cidr_message(value)
     if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
