@@ -35,10 +35,12 @@ class EnvironmentConfig(Strict):
         description="AWS account id, 12 digits, quoted. The committed ids are examples: "
         "replace them."
     )
-    region: str = Field(description="AWS region, e.g. sa-east-1.")
+    region: str = Field(
+        description="AWS region, e.g. sa-east-1; checked against botocore's endpoint data."
+    )
     availability_zones: list[str] = Field(
         description="Exactly two availability zones of `region`, e.g. [sa-east-1a, sa-east-1b]; "
-        "explicit so that synth needs no AWS lookup."
+        "explicit so that synth needs no AWS lookup; checked against cfn-lint's zone list."
     )
     domain_name: str = Field(description="DNS name the CRM is served on, lower-case.")
     tags: dict[str, str] = Field(
