@@ -28,11 +28,12 @@ deps: $(VENV)/.installed $(VENV)-checkov/.installed
 synth: $(VENV)/.installed ## synthesize every environment (cdk-nag on) and summarize
 	$(PYTHON) -m infra synth $(if $(filter-out all,$(ENV)),--env $(ENV))
 
+# Two pytest workers (the machine's two cores); each synthesizes the estate once for its tests.
 test: deps ## lint, type-check and the whole pytest suite
 	$(BIN)/ruff check infra app.py tests
 	$(BIN)/ruff format --check infra app.py tests
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... lets named stateful replacements through.
 diff: $(VENV)/.installed ## templates and manifests vs. BASE (git ref) or BASE_ENV; guard on state

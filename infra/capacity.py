@@ -151,3 +151,34 @@ def unplaced_pods(
         else:
             left.append(pod.name)
     return left
+
+
+@dataclass(frozen=True)
+class ConnectionBudget:
+    """PostgreSQL connections the CRM may open at most, against the app role's limit.
+
+    Each Deployment at `max_replicas`, the migration Job (one pod, the backend's pool) and a
+    reserve; every process opens `pools_per_process` pools of its pool size (Twenty's core and
+    workspace datasources, infra/twenty/contract.yaml).
+    """
+
+    per_deployment: dict[str, tuple[int, int]]  # name -> (max replicas, connections per pod)
+    job: int
+    reserve: int
+    limit: int
+
+    @property
+    def total(self) -> int:
+        return sum(n * c for n, c in self.per_deployment.values()) + self.job + self.reserve
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.limit
+
+    def explain(self) -> str:
+        """One line: the sum, its parts and the limit."""
+        parts = " + ".join(f"{n} {name} x {c}" for name, (n, c) in self.per_deployment.items())
+        return (
+            f"{parts} + job {self.job} + reserve {self.reserve} = {self.total} connections, "
+            f"above the database role's limit of {self.limit}"
+        )

@@ -45,6 +45,23 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(line: str) -> None:
+    """One line per step of a long command, on stderr (stdout carries the report)."""
+    print(f"diff: {line}", file=sys.stderr, flush=True)
+
+
+DIFF_EXIT_CODES = """exit codes:
+  0  clean: nothing stateful is replaced, destroyed or orphaned (or each one is allowed);
+     updates, stop/start updates and replacements of stateless resources exit 0
+  2  bad input: unknown environment, bad git ref, a base that predates
+     `python -m infra synth --outdir`, a malformed allowance, a synth that fails
+  3  blocked by the guard: a stateful resource would be replaced (directly or through a
+     reference chain), destroyed or orphaned; name each in ALLOW_DESTRUCTIVE if intended
+
+The report goes to stdout and cdk.out/diff-<env>.md; progress, one line per step, to stderr.
+See docs/reviewing.md."""
+
+
 def _diff(args: argparse.Namespace) -> int:
     from infra.app import ROOT
     from infra.review.checkout import CheckoutError
@@ -56,10 +73,14 @@ def _diff(args: argparse.Namespace) -> int:
     try:
         allowed = parse_allow_list([os.environ.get("ALLOW_DESTRUCTIVE"), *args.allow_destructive])
         if args.base_env:
-            result = diff_environments(root=ROOT, env=args.env, base_env=args.base_env)
+            result = diff_environments(
+                root=ROOT, env=args.env, base_env=args.base_env, progress=_progress
+            )
             suffix = f"-from-{args.base_env}"
         else:
-            result = diff_against_ref(root=ROOT, env=args.env, base=args.base, allowed=allowed)
+            result = diff_against_ref(
+                root=ROOT, env=args.env, base=args.base, allowed=allowed, progress=_progress
+            )
             suffix = ""
     except (UsageError, AllowListError, CheckoutError, DiffToolError) as exc:
         print(f"diff: {exc}", file=sys.stderr)
@@ -92,6 +113,36 @@ def _config_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smtp_credentials(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from infra.config import load_environment
+    from infra.smtp_credentials import SmtpCredentialsError, issue
+
+    cfg = load_environment(args.env)
+    print(f"smtp-credentials: {cfg.name}: creating the SES SMTP credential in {cfg.region}")
+    session = boto3.Session(region_name=cfg.region)
+    try:
+        issued = issue(
+            environment=cfg.name,
+            region=cfg.region,
+            iam=session.client("iam"),
+            secretsmanager=session.client("secretsmanager"),
+            rotate=args.rotate,
+        )
+    except SmtpCredentialsError as exc:
+        print(f"smtp-credentials: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (BotoCoreError, ClientError) as exc:
+        print(f"smtp-credentials: AWS refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {issued.secret} (access key {issued.access_key_id} of {issued.user})")
+    for key in issued.deleted_key_ids:
+        print(f"deleted the old access key {key}; restart the CRM's pods (README)")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m infra", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -103,7 +154,12 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--outdir", default="cdk.out", help="cloud assembly directory")
     synth.set_defaults(run=_synth)
     diff = commands.add_parser(
-        "diff", help="compare templates and manifests with a git ref or another environment"
+        "diff",
+        help="compare templates and manifests with a git ref or another environment",
+        description="Synthesize BASE and the working tree, compare every stack, judge each "
+        "change (update, stop/start, replacement) and follow references across stacks.",
+        epilog=DIFF_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     diff.add_argument("--env", default="all", help="environment name or all (default: all)")
     against = diff.add_mutually_exclusive_group()
@@ -120,6 +176,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--report-dir", default="cdk.out", help="where diff-<env>.md is written")
     diff.set_defaults(run=_diff)
+    smtp = commands.add_parser(
+        "smtp-credentials",
+        help="create the SES SMTP credential of an environment and store it in Secrets Manager",
+        description="Creates an access key for the IAM user twenty-<env>-smtp, converts it to an "
+        "SES SMTP password and writes {username, password} to the secret twenty/<env>/smtp. "
+        "Needs AWS credentials of the environment's account. Exit codes: 0 written; 2 bad input "
+        "or a refusal (stack not deployed, a key exists without --rotate); 1 an AWS error.",
+    )
+    smtp.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    smtp.add_argument(
+        "--rotate", action="store_true", help="replace the existing access key (rotation)"
+    )
+    smtp.set_defaults(run=_smtp_credentials)
     docs = commands.add_parser("config-docs", help="write docs/config-reference.md")
     docs.add_argument("--output", default="docs/config-reference.md")
     docs.add_argument("--check", action="store_true", help="fail if the file is out of date")

@@ -30,6 +30,13 @@ DATA_VOLUME_TAG = "TwentyDataVolumeId"
 DATA_MOUNT_POINT = "/var/lib/postgresql"
 # EC2 refuses user data over 16 KiB (before base64).
 USER_DATA_LIMIT = 16384
+# The host's certificate authority and server certificate (tls.sh.j2): the CA lives 20 years on
+# the data volume; the server certificate 2 years, reissued at a boot that finds it within 180
+# days of expiry (and when the host's name or address changed).
+CA_DAYS = 7300
+SERVER_CERTIFICATE_DAYS = 730
+RENEW_DAYS = 180
+TLS_SCRIPT = "/usr/local/sbin/twenty-db-tls"
 _ENV = template_environment(TEMPLATES)
 
 
@@ -44,6 +51,7 @@ class HostInputs:
     backup_bucket_name: str
     app_secret_name: str
     admin_secret_name: str
+    ca_secret_name: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class RenderedHost:
     set_passwords_sql: str
     pgbackrest_conf: str
     bootstrap_script: str
+    tls_script: str
     cloudwatch_agent_json: str
     files: tuple[HostFile, ...]
     user_data: str
@@ -91,7 +100,7 @@ def data_directory(postgres_version: int) -> str:
 
 def extensions(database: DatabaseConfig) -> tuple[str, ...]:
     """The extensions created in the application database."""
-    return (*EXTENSIONS, "pg_graphql") if database.pg_graphql else EXTENSIONS
+    return EXTENSIONS
 
 
 def _cloudwatch_agent_config(inputs: HostInputs, database: DatabaseConfig) -> str:
@@ -145,11 +154,14 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "bucket": inputs.backup_bucket_name,
         "app_secret_name": inputs.app_secret_name,
         "admin_secret_name": inputs.admin_secret_name,
+        "ca_secret_name": inputs.ca_secret_name,
+        "ca_days": CA_DAYS,
+        "server_days": SERVER_CERTIFICATE_DAYS,
+        "renew_days": RENEW_DAYS,
         "postgres_version": database.postgres_version,
         "data_directory": data_directory(database.postgres_version),
         "tuning": database.tuning,
         "backup": database.backup,
-        "pg_graphql": database.pg_graphql,
         "extensions": extensions(database),
         "ubuntu_mirror": database.ubuntu_mirror,
         "stanza": STANZA,
@@ -157,7 +169,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "admin_role": ADMIN_ROLE,
         "database": DATABASE_NAME,
         # Leave room for the superuser's reserved slots and the admin's sessions.
-        "app_connection_limit": database.tuning.max_connections - 20,
+        "app_connection_limit": database.app_connection_limit,
     }
 
     def render(name: str, **extra: object) -> str:
@@ -169,6 +181,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
     set_passwords_sql = render("set-passwords.sql.j2")
     pgbackrest_conf = render("pgbackrest.conf.j2")
     bootstrap = render("bootstrap.sh.j2")
+    tls = render("tls.sh.j2")
     agent = _cloudwatch_agent_config(inputs, database)
     units = {
         f"twenty-pgbackrest-{kind}.{suffix}": render(
@@ -191,6 +204,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         HostFile("/etc/twenty-db/pgbackrest.conf", "0640", pgbackrest_conf),
         HostFile("/etc/twenty-db/cloudwatch-agent.json", "0644", agent),
         *(HostFile(f"/etc/systemd/system/{name}", "0644", text) for name, text in units.items()),
+        HostFile(TLS_SCRIPT, "0750", tls),
         HostFile("/usr/local/sbin/twenty-db-bootstrap", "0750", bootstrap),
     )
     user_data = render("user-data.yaml.j2", files=files)
@@ -201,6 +215,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         set_passwords_sql=set_passwords_sql,
         pgbackrest_conf=pgbackrest_conf,
         bootstrap_script=bootstrap,
+        tls_script=tls,
         cloudwatch_agent_json=agent,
         files=files,
         user_data=user_data,

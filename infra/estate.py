@@ -7,6 +7,7 @@ network and dns first; then the stacks that only need those, in parallel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from constructs import Construct
 
@@ -53,86 +54,140 @@ class Estate:
         ]
 
 
+class EstateParts:
+    """Builds each stack of `cfg`'s environment under `scope` on first use, with the stacks
+    it reads from: the one place the stacks are wired together. `build_estate` uses every
+    part; the reviewers' diff scenarios build only the parts a change touches."""
+
+    def __init__(self, scope: Construct, cfg: EnvironmentConfig) -> None:
+        self.scope = scope
+        self.cfg = cfg
+
+    def get(self, part: str) -> EstateStack:
+        """The stack of `part` (one of STACK_PARTS), built if it is not yet."""
+        if part not in STACK_PARTS:
+            raise ValueError(f"unknown stack part {part!r}; one of {', '.join(STACK_PARTS)}")
+        stack: EstateStack = getattr(self, part)
+        return stack
+
+    @cached_property
+    def network(self) -> NetworkStack:
+        return NetworkStack(self.scope, site=self.cfg.site, network=self.cfg.network)
+
+    @cached_property
+    def dns(self) -> DnsStack:
+        cfg = self.cfg
+        return DnsStack(
+            self.scope, site=cfg.site, domain_name=cfg.domain_name, dns=cfg.dns, email=cfg.email
+        )
+
+    @cached_property
+    def edge(self) -> EdgeStack:
+        network, dns = self.network, self.dns
+        return EdgeStack(
+            self.scope,
+            site=self.cfg.site,
+            edge=self.cfg.edge,
+            vpc=network.vpc,
+            workload_security_group=network.workload_security_group,
+            zone=dns.zone,
+            certificate=dns.certificate,
+        )
+
+    @cached_property
+    def cluster(self) -> ClusterStack:
+        network = self.network
+        return ClusterStack(
+            self.scope,
+            site=self.cfg.site,
+            cluster=self.cfg.cluster,
+            vpc=network.vpc,
+            workload_security_group=network.workload_security_group,
+        )
+
+    @cached_property
+    def database(self) -> DatabaseStack:
+        network = self.network
+        return DatabaseStack(
+            self.scope,
+            site=self.cfg.site,
+            network=self.cfg.network,
+            database=self.cfg.database,
+            vpc=network.vpc,
+            workload_security_group=network.workload_security_group,
+        )
+
+    @cached_property
+    def data(self) -> DataStack:
+        network = self.network
+        return DataStack(
+            self.scope,
+            site=self.cfg.site,
+            redis=self.cfg.redis,
+            storage=self.cfg.storage,
+            vpc=network.vpc,
+            workload_security_group=network.workload_security_group,
+        )
+
+    @cached_property
+    def crm(self) -> CrmStack:
+        cfg, cluster, edge = self.cfg, self.cluster, self.edge
+        database, data, dns = self.database, self.data, self.dns
+        return CrmStack(
+            self.scope,
+            site=cfg.site,
+            domain_name=cfg.domain_name,
+            workloads=cfg.workloads,
+            network=cfg.network,
+            cluster=cluster.control_plane.handle,
+            secret_store_name=cluster.secret_store_name,
+            frontend_target_group=edge.frontend_target_group,
+            backend_target_group=edge.backend_target_group,
+            database_host=database.host,
+            database_port=database.port,
+            database_name=database.database_name,
+            database_credentials=database.app_credentials,
+            database_ca_certificate=database.ca_certificate,
+            email=cfg.email,
+            smtp_credentials=dns.mail.smtp_secret,
+            file_bucket=data.file_bucket,
+            redis_host=data.redis_host,
+            redis_port=data.redis_port,
+            redis_auth_token=data.redis_auth_token,
+            app_secret=data.app_secret,
+            encryption_key=data.encryption_key,
+            crm_role=data.crm_role,
+        )
+
+    @cached_property
+    def monitoring(self) -> MonitoringStack:
+        edge, database, data = self.edge, self.database, self.data
+        return MonitoringStack(
+            self.scope,
+            site=self.cfg.site,
+            monitoring=self.cfg.monitoring,
+            load_balancer=edge.load_balancer,
+            target_groups={
+                "frontend": edge.frontend_target_group,
+                "backend": edge.backend_target_group,
+            },
+            database_instance=database.instance,
+            backup_vault=database.backup_vault,
+            redis_node_ids=data.redis_node_ids,
+        )
+
+
 def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
     """Create every stack of `cfg`'s environment under `scope` (an App or a Stage)."""
-    site = cfg.site
-    network = NetworkStack(scope, site=site, network=cfg.network)
-    dns = DnsStack(scope, site=site, domain_name=cfg.domain_name, dns=cfg.dns)
-    edge = EdgeStack(
-        scope,
-        site=site,
-        edge=cfg.edge,
-        vpc=network.vpc,
-        workload_security_group=network.workload_security_group,
-        zone=dns.zone,
-        certificate=dns.certificate,
-    )
-    cluster = ClusterStack(
-        scope,
-        site=site,
-        cluster=cfg.cluster,
-        vpc=network.vpc,
-        workload_security_group=network.workload_security_group,
-    )
-    database = DatabaseStack(
-        scope,
-        site=site,
-        network=cfg.network,
-        database=cfg.database,
-        vpc=network.vpc,
-        workload_security_group=network.workload_security_group,
-    )
-    data = DataStack(
-        scope,
-        site=site,
-        redis=cfg.redis,
-        storage=cfg.storage,
-        vpc=network.vpc,
-        workload_security_group=network.workload_security_group,
-    )
-    crm = CrmStack(
-        scope,
-        site=site,
-        domain_name=cfg.domain_name,
-        workloads=cfg.workloads,
-        network=cfg.network,
-        cluster=cluster.control_plane.handle,
-        secret_store_name=cluster.secret_store_name,
-        frontend_target_group=edge.frontend_target_group,
-        backend_target_group=edge.backend_target_group,
-        database_host=database.host,
-        database_port=database.port,
-        database_name=database.database_name,
-        database_credentials=database.app_credentials,
-        file_bucket=data.file_bucket,
-        redis_host=data.redis_host,
-        redis_port=data.redis_port,
-        redis_auth_token=data.redis_auth_token,
-        app_secret=data.app_secret,
-        encryption_key=data.encryption_key,
-        crm_role=data.crm_role,
-    )
-    monitoring = MonitoringStack(
-        scope,
-        site=site,
-        monitoring=cfg.monitoring,
-        load_balancer=edge.load_balancer,
-        target_groups={
-            "frontend": edge.frontend_target_group,
-            "backend": edge.backend_target_group,
-        },
-        database_instance=database.instance,
-        backup_vault=database.backup_vault,
-        redis_node_ids=data.redis_node_ids,
-    )
+    parts = EstateParts(scope, cfg)
     return Estate(
         config=cfg,
-        network=network,
-        dns=dns,
-        edge=edge,
-        cluster=cluster,
-        database=database,
-        data=data,
-        crm=crm,
-        monitoring=monitoring,
+        network=parts.network,
+        dns=parts.dns,
+        edge=parts.edge,
+        cluster=parts.cluster,
+        database=parts.database,
+        data=parts.data,
+        crm=parts.crm,
+        monitoring=parts.monitoring,
     )

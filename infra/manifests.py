@@ -18,11 +18,20 @@ from typing import Any
 import jinja2
 import yaml
 
-from infra.config import WorkloadConfig, WorkloadsConfig
+from infra import twenty
+from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
 from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
 PHASES = {"0": "namespace", "1": "config", "2": "migration", "3": "workloads"}
+# Where every Twenty container finds the database host's CA certificate (a Secret volume).
+DATABASE_CA_DIRECTORY = "/etc/twenty-database-ca"
+DATABASE_CA_FILE = f"{DATABASE_CA_DIRECTORY}/ca.crt"
+# TLS options of PG_DATABASE_URL. Twenty passes the URL to node-postgres as `connectionString`,
+# whose parsed options override Twenty's own `ssl` (undefined unless PG_SSL_ALLOW_SELF_SIGNED):
+# sslmode=verify-full checks the chain and the host name, sslrootcert names the one CA to trust.
+# libpq (psql in Twenty's entrypoint) reads the same two parameters.
+DATABASE_URL_TLS = f"sslmode=verify-full&sslrootcert={DATABASE_CA_FILE}"
 
 
 @dataclass(frozen=True)
@@ -44,10 +53,13 @@ class ManifestInputs:
     database_port: int
     database_name: str
     database_secret: str
+    database_ca_secret: str
+    smtp_secret: str
     frontend_target_group_arn: str
     backend_target_group_arn: str
     public_subnet_cidrs: list[str] = field(default_factory=list)
     private_subnet_cidrs: list[str] = field(default_factory=list)
+    email: EmailConfig = field(default_factory=EmailConfig)
 
     @property
     def namespace(self) -> str:
@@ -56,7 +68,7 @@ class ManifestInputs:
     @property
     def migration_job_prefix(self) -> str:
         """`twenty-migrate-<version>`: a new image version is a new Job, run once."""
-        version = self.workloads.image_version.removeprefix("sha256:")[:20]
+        version = self.workloads.image_version[:20]
         slug = re.sub(r"[^a-z0-9]+", "-", version.lower()).strip("-")
         return f"twenty-migrate-{slug}"
 
@@ -90,6 +102,23 @@ def _deployments(workloads: WorkloadsConfig) -> list[_Deployment]:
     ]  # fmt: skip
 
 
+def migration_script() -> str:
+    """The migration Job's shell script, from the contract's commands (setup only on an empty
+    database: Twenty's migrations table in schema core does not exist yet)."""
+    commands = twenty.contract()["commands"]
+    marker = commands["first_start_marker"]
+    return " && ".join(
+        [
+            "set -eu",
+            f'fresh=$(psql "$PG_DATABASE_URL" -tAc "SELECT to_regclass(\'{marker}\') IS NULL")',
+            f'{{ [ "$fresh" != t ] || {commands["setup"]}; }}',
+            commands["upgrade"],
+            commands["cache_flush"],
+            commands["cron_registration"],
+        ]
+    )
+
+
 def _environment() -> jinja2.Environment:
     env = template_environment(TEMPLATE_DIR)
     env.filters["q"] = lambda value: json.dumps(str(value))
@@ -107,7 +136,7 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
     """The manifests of each phase, phases in deployment order."""
     env = _environment()
     context = {
-        **{k: v for k, v in asdict(inputs).items() if k != "workloads"},
+        **{k: v for k, v in asdict(inputs).items() if k not in ("workloads", "email")},
         "workloads": inputs.workloads,
         "namespace": inputs.namespace,
         "migration_job_name": inputs.migration_job_prefix,
@@ -115,6 +144,12 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "image_version": inputs.workloads.image_version,
         "probe_cfg": inputs.workloads.probes,
         "deployments": _deployments(inputs.workloads),
+        "migration_script": migration_script(),
+        "database_ca_directory": DATABASE_CA_DIRECTORY,
+        "database_url_tls": DATABASE_URL_TLS,
+        "email": inputs.email,
+        "email_from_address": inputs.email.sender_address(inputs.domain_name),
+        "smtp_host": smtp_endpoint(inputs.region),
     }
     phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES.values()}
     for path in template_files():

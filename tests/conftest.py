@@ -1,4 +1,4 @@
-"""Shared fixtures: the whole estate is synthesized once per test session and shared."""
+"""Shared fixtures: the whole estate is synthesized once per test session (per xdist worker)."""
 
 from __future__ import annotations
 

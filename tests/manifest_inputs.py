@@ -30,10 +30,13 @@ def test_inputs(cfg: EnvironmentConfig) -> ManifestInputs:
         database_port=5432,
         database_name="twenty",
         database_secret=f"twenty/{env}/database-app-credentials",
+        database_ca_secret=f"twenty/{env}/database/ca-certificate",
+        smtp_secret=f"twenty/{env}/smtp",
         frontend_target_group_arn=f"{arn}/test-frontend/0123456789abcdef",
         backend_target_group_arn=f"{arn}/test-backend/0123456789abcdef",
         public_subnet_cidrs=[str(c) for c in cfg.network.public_subnets],
         private_subnet_cidrs=[str(c) for c in cfg.network.private_subnets],
+        email=cfg.email,
     )
 
 

@@ -94,7 +94,7 @@ def test_migration_wait_queries_the_job(crm: CrmSynth) -> None:
     assert props["ObjectType"] == "job"
     (job,) = crm.stack.phases["migration"]
     assert props["ObjectName"] == job["metadata"]["name"]
-    assert props["ObjectName"].startswith("twenty-migrate-v1-14-0-")
+    assert props["ObjectName"].startswith("twenty-migrate-v2-33-0-")
     assert props["ObjectNamespace"] == f"twenty-{ENV}"
     assert props["JsonPath"] == ".status.succeeded"
     assert props["TimeoutSeconds"] == 14 * 60, "below the 15-minute Lambda limit"

@@ -239,9 +239,26 @@ def test_host_role_reads_only_its_secrets(synthesized: SynthesizedEstate, env: s
         for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
     )
     assert resources == sorted(
-        json.dumps({"Ref": name}) for name in ("AdminCredentialsSecret", "AppCredentialsSecret")
+        json.dumps({"Ref": name})
+        for name in ("AdminCredentialsSecret", "AppCredentialsSecret", "CaCertificateSecret")
     )
     assert not any(s["Action"] == "s3:*" or s["Action"] == "*" for s in statements)
+
+
+def test_ca_certificate_secret_is_empty_retained_and_writable_by_the_host(
+    synthesized: SynthesizedEstate, env: str
+):
+    secret = _resources(synthesized, env, "AWS::SecretsManager::Secret")["CaCertificateSecret"]
+    assert secret["Properties"]["Name"] == f"twenty/{env}/database/ca-certificate"
+    assert not {"SecretString", "GenerateSecretString"} & set(secret["Properties"])
+    assert secret["DeletionPolicy"] == "Retain"
+    [policy] = _resources(synthesized, env, "AWS::IAM::Policy").values()
+    writes = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:PutSecretValue" in s["Action"]
+    ]
+    assert [s["Resource"] for s in writes] == [{"Ref": "CaCertificateSecret"}]
 
 
 def test_stack_exposes_the_contract(synthesized: SynthesizedEstate, env: str):

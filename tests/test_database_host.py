@@ -10,10 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from infra.config import EnvironmentConfig, PgGraphqlPackage
+from infra.config import EnvironmentConfig
 from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, render_host
 from infra.naming import secret_name
 from infra.stacks.database import backup_bucket_name, log_group_name
@@ -32,6 +31,7 @@ def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
             backup_bucket_name=backup_bucket_name(cfg.site),
             app_secret_name=secret_name(cfg.name, "database", "app"),
             admin_secret_name=secret_name(cfg.name, "database", "admin"),
+            ca_secret_name=secret_name(cfg.name, "database", "ca-certificate"),
         ),
         database=cfg.database,
     )
@@ -67,15 +67,8 @@ def test_user_data_writes_every_rendered_file(cfg: EnvironmentConfig) -> None:
     assert document["runcmd"] == [["/usr/local/sbin/twenty-db-bootstrap"]]
 
 
-@pytest.mark.parametrize("with_pg_graphql", [False, True])
-def test_shell_parts_pass_shellcheck(
-    cfg: EnvironmentConfig, tmp_path: Path, with_pg_graphql: bool
-) -> None:
-    database = cfg.database
-    if with_pg_graphql:
-        package = PgGraphqlPackage(url="https://example.org/pg-graphql.deb", sha256="0" * 64)
-        database = database.model_copy(update={"pg_graphql": package})
-    rendered = rendered_for(cfg.model_copy(update={"database": database}))
+def test_shell_parts_pass_shellcheck(cfg: EnvironmentConfig, tmp_path: Path) -> None:
+    rendered = rendered_for(cfg)
     assert rendered.shell_scripts, "the bootstrap script must be among the files"
     for path, text in rendered.shell_scripts.items():
         script = tmp_path / Path(path).name
@@ -89,15 +82,10 @@ def test_shell_parts_pass_shellcheck(
         assert result.returncode == 0, result.stdout
 
 
-def test_pg_graphql_only_when_configured(cfg: EnvironmentConfig) -> None:
-    plain = rendered_for(cfg)
-    assert "pg_graphql" not in plain.init_sql
-    package = PgGraphqlPackage(url="https://example.org/pg-graphql.deb", sha256="a" * 64)
-    asked = rendered_for(
-        cfg.model_copy(update={"database": cfg.database.model_copy(update={"pg_graphql": package})})
-    )
-    assert 'CREATE EXTENSION IF NOT EXISTS "pg_graphql"' in asked.init_sql
-    assert "a" * 64 in asked.bootstrap_script
+def test_no_pg_graphql(cfg: EnvironmentConfig) -> None:
+    # Obsolete: Twenty no longer uses pg_graphql; the host neither installs nor creates it.
+    rendered = rendered_for(cfg)
+    assert "pg_graphql" not in rendered.init_sql + rendered.bootstrap_script
 
 
 def test_user_data_fits_ec2_limit(cfg: EnvironmentConfig) -> None:

@@ -45,6 +45,7 @@ def render_for_loopback(cfg: EnvironmentConfig) -> RenderedHost:
             backup_bucket_name=f"twenty-{cfg.name}-pgbackrest-test",
             app_secret_name=f"twenty/{cfg.name}/database/app",
             admin_secret_name=f"twenty/{cfg.name}/database/admin",
+            ca_secret_name=f"twenty/{cfg.name}/database/ca-certificate",
         ),
         database=cfg.database,
     )

@@ -19,11 +19,13 @@ import pytest
 
 from infra.cli import main
 from infra.review.checkout import CheckoutError, check_synth_command
-from infra.review.command import Outcome, compare, outcome
+from infra.review.command import Outcome, compare, environment_report, outcome
 from infra.review.guard import AllowListError, parse_allow_list
 from infra.review.promotion import by_design, config_differences, normalize
+from infra.review.replacement import Effect, changed_paths, property_effect
 from infra.review.report import COLUMNS
 from infra.review.stateful import STATEFUL_TYPES
+from infra.review.templates import diff_templates
 from tests.conftest import ALL_CONFIGS, ROOT
 
 ENV = "dev"
@@ -405,7 +407,9 @@ def test_cli_exits_3_when_blocked_and_0_when_allowed_by_environment_variable(
     new[DATA]["Resources"]["Zone"]["Properties"]["Name"] = "crm2.example.com."
     runs = iter(["blocked", "allowed"])
 
-    def fake(*, root: Path, env: str, base: str | None, allowed: frozenset[str]) -> Outcome:
+    def fake(
+        *, root: Path, env: str, base: str | None, allowed: frozenset[str], **_: object
+    ) -> Outcome:
         return _diff(tmp_path / next(runs), new, allow=",".join(allowed))
 
     monkeypatch.setattr("infra.review.command.diff_against_ref", fake)
@@ -435,3 +439,121 @@ def test_make_target_passes_variables_through() -> None:
         check=True,
     ).stdout
     assert re.search(r"-m infra diff --env prod +--base-env qa", promote)
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "path", "effect"),
+    [
+        ("AWS::EC2::Instance", ("InstanceType",), Effect.INTERRUPT),
+        ("AWS::EC2::Instance", ("UserData",), Effect.INTERRUPT),
+        ("AWS::EC2::Instance", ("ImageId",), Effect.REPLACE),
+        ("AWS::EC2::Instance", ("NetworkInterfaces", "0", "SubnetId"), Effect.REPLACE),
+        ("AWS::EC2::Instance", ("BlockDeviceMappings", "0", "Ebs", "VolumeSize"), Effect.REPLACE),
+        (
+            "AWS::EC2::Instance",
+            ("BlockDeviceMappings", "0", "Ebs", "DeleteOnTermination"),
+            Effect.UPDATE,
+        ),
+        ("AWS::EC2::Instance", ("Monitoring",), Effect.UPDATE),
+        ("AWS::EC2::Volume", ("AvailabilityZone",), Effect.REPLACE),
+        ("AWS::EC2::Volume", ("Size",), Effect.UPDATE),
+        ("AWS::EKS::Nodegroup", ("InstanceTypes",), Effect.REPLACE),
+        ("AWS::EKS::Nodegroup", ("ScalingConfig", "MaxSize"), Effect.UPDATE),
+        ("AWS::EKS::Cluster", ("KubernetesNetworkConfig", "IpFamily"), Effect.REPLACE),
+        ("AWS::EKS::Cluster", ("KubernetesNetworkConfig", "ElasticLoadBalancing"), Effect.UPDATE),
+        ("AWS::ElastiCache::ReplicationGroup", ("CacheNodeType",), Effect.UPDATE),
+        ("AWS::ElastiCache::ReplicationGroup", ("AuthToken",), Effect.MAY_REPLACE),
+        ("AWS::Route53::HostedZone", ("Name",), Effect.REPLACE),
+    ],
+)
+def test_property_effects_come_from_the_schemas_and_known_context(
+    resource_type: str, path: tuple[str, ...], effect: Effect
+) -> None:
+    judged = property_effect(resource_type, path)
+    assert judged is not None and judged[0] == effect
+
+
+def test_custom_resources_update_and_unknown_types_fall_back_to_the_engine() -> None:
+    judged = property_effect("Custom::AWSCDK-EKS-KubernetesResource", ("Manifest",))
+    assert judged is not None and judged[0] == Effect.UPDATE  # an Update event to the handler
+    assert property_effect("AWS::Nowhere::Thing", ("Name",)) is None
+
+
+def test_changed_paths_stop_at_intrinsic_functions() -> None:
+    old = {"A": {"B": 1, "C": [{"Ref": "X"}, "y"]}}
+    new = {"A": {"B": 2, "C": [{"Fn::GetAtt": ["Z", "Arn"]}, "y"]}}
+    assert changed_paths(old, new, ()) == [("A", "B"), ("A", "C", "0")]
+
+
+def _network(cidr: str, subnet_cidr: str) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr}},
+            "Subnet1": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": subnet_cidr},
+            },
+        },
+        "Outputs": {"PublishSubnet1": {"Value": {"Ref": "Subnet1"}}},
+    }
+
+
+def _consumer() -> dict[str, Any]:
+    subnet = {
+        "Fn::GetStackOutput": {
+            "StackName": f"twenty-{ENV}-network",
+            "Region": "sa-east-1",
+            "OutputName": "PublishSubnet1",
+        }
+    }
+    return {
+        "Resources": {
+            "Cluster": {
+                "Type": "AWS::EKS::Cluster",
+                "Properties": {
+                    "RoleArn": "arn:aws:iam::111111111111:role/eks",
+                    "ResourcesVpcConfig": {"SubnetIds": [subnet]},
+                },
+            },
+            "Nodes": {
+                "Type": "AWS::EKS::Nodegroup",
+                "Properties": {"ClusterName": {"Ref": "Cluster"}, "Subnets": [subnet]},
+            },
+        }
+    }
+
+
+def _judged(new_network: dict[str, Any]) -> Outcome:
+    network, cluster = f"twenty-{ENV}-network", f"twenty-{ENV}-cluster"
+    pairs: dict[str, tuple[Any, Any]] = {
+        network: (_network("10.0.0.0/16", "10.0.1.0/24"), new_network),
+        cluster: (_consumer(), _consumer()),
+    }
+    report = environment_report(ENV, pairs, diff_templates(pairs), frozenset())
+    return outcome("fixture", [report])
+
+
+def test_weak_reference_chain_replaces_consumers_of_a_moved_vpc() -> None:
+    result = _judged(_network("10.9.0.0/16", "10.9.1.0/24"))
+    changes = _changes(result)
+    assert changes["Cluster"][0] == "replaced"  # subnets from another VPC: a new cluster
+    assert changes["Nodes"][0] == "replaced"  # Subnets is create-only
+    assert f"### twenty-{ENV}-cluster (changed through references)" in result.report
+    assert (
+        f"- twenty-{ENV}-network/Subnet1 replaced → twenty-{ENV}-cluster/Cluster (SubnetIds) "
+        "replaced" in result.report.splitlines()
+    )
+    assert [f.change.logical_id for f in result.blocked] == ["Cluster"]
+    assert result.exit_code == 3
+
+
+def test_new_subnet_in_the_same_vpc_updates_the_cluster_in_place() -> None:
+    result = _judged(_network("10.0.0.0/16", "10.0.9.0/24"))
+    changes = _changes(result)
+    assert changes["Subnet1"][0] == "replaced"
+    assert changes["Cluster"] == (
+        "updated",
+        f"ResourcesVpcConfig.SubnetIds ← twenty-{ENV}-network/Subnet1 replaced",
+    )
+    assert changes["Nodes"][0] == "replaced"
+    assert result.exit_code == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk.assertions import Match
 
 from infra.config import EnvironmentConfig
@@ -57,3 +59,36 @@ def test_every_resource_tagged(synthesized: SynthesizedEstate, env: str, cfg: En
     template.has_resource_properties(
         "AWS::Route53::HostedZone", {"HostedZoneTags": Match.array_with(expected)}
     )
+
+
+def test_ses_identity_with_dkim_and_mail_from_records(
+    synthesized: SynthesizedEstate, env: str, cfg: EnvironmentConfig
+) -> None:
+    template = synthesized.template_json(f"twenty-{env}-dns")["Resources"]
+    (identity,) = [r for r in template.values() if r["Type"] == "AWS::SES::EmailIdentity"]
+    assert identity["Properties"]["EmailIdentity"] == cfg.domain_name
+    mail_from = f"{cfg.email.mail_from_subdomain}.{cfg.domain_name}"
+    assert identity["Properties"]["MailFromAttributes"]["MailFromDomain"] == mail_from
+    records = [r["Properties"] for r in template.values() if r["Type"] == "AWS::Route53::RecordSet"]
+    dkim = [r for r in records if r["Type"] == "CNAME" and "DkimDNSTokenName" in json.dumps(r)]
+    assert len(dkim) == 3, "Easy DKIM publishes three CNAME records"
+    assert all(r["HostedZoneId"] == {"Ref": "HostedZone"} for r in dkim)
+    types = {r["Type"] for r in records if json.dumps(r["Name"]).find(mail_from) >= 0}
+    assert {"MX", "TXT"} <= types, "MAIL FROM needs its MX and SPF records"
+
+
+def test_smtp_secret_is_empty_and_user_may_only_send(
+    synthesized: SynthesizedEstate, env: str, cfg: EnvironmentConfig
+) -> None:
+    resources = synthesized.template_json(f"twenty-{env}-dns")["Resources"]
+    secret = resources["SmtpCredentialsSecret"]
+    assert secret["Properties"]["Name"] == f"twenty/{env}/smtp"
+    assert "SecretString" not in secret["Properties"]
+    assert "GenerateSecretString" not in secret["Properties"]
+    assert secret["DeletionPolicy"] == "Retain"
+    policies = [r for r in resources.values() if r["Type"] == "AWS::IAM::Policy"]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert [s["Action"] for s in statements] == ["ses:SendRawEmail"]
+    sender = f"{cfg.email.sender_local_part}@{cfg.domain_name}"
+    assert statements[0]["Condition"] == {"StringEquals": {"ses:FromAddress": sender}}
+    assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::AccessKey"]

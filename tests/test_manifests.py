@@ -102,7 +102,9 @@ def test_validation_rejects_an_unknown_field(
 
 def test_custom_resources_shape(rendered: dict[str, list[dict[str, Any]]], env: str, cfg) -> None:
     manifests = rendered[env]
-    (external,) = _of_kind(manifests, "ExternalSecret").values()
+    externals = _of_kind(manifests, "ExternalSecret")
+    assert set(externals) == {"twenty-env", "twenty-database-ca", "twenty-smtp"}
+    external = externals["twenty-env"]
     assert external["apiVersion"] == "external-secrets.io/v1"
     assert external["spec"]["secretStoreRef"] == {
         "kind": "ClusterSecretStore",
@@ -114,6 +116,7 @@ def test_custom_resources_shape(rendered: dict[str, list[dict[str, Any]]], env: 
     assert data["PG_DATABASE_URL"] == (
         "postgres://{{ .pg_username | urlquery }}:{{ .pg_password | urlquery }}"
         f"@test-database.{env}.internal:5432/twenty"
+        "?sslmode=verify-full&sslrootcert=/etc/twenty-database-ca/ca.crt"
     )
     assert data["REDIS_URL"] == (
         f"rediss://:{{{{ .redis_token | urlquery }}}}@test-redis.{env}.cache.amazonaws.com:6379"
@@ -124,6 +127,15 @@ def test_custom_resources_shape(rendered: dict[str, list[dict[str, Any]]], env: 
         "property": "password",
     }
     assert keys["redis_token"] == {"key": f"twenty/{env}/redis-auth-token"}
+    ca = externals["twenty-database-ca"]["spec"]
+    assert ca["data"] == [
+        {"secretKey": "ca.crt", "remoteRef": {"key": f"twenty/{env}/database/ca-certificate"}}
+    ]
+    smtp = externals["twenty-smtp"]["spec"]
+    assert set(smtp["target"]["template"]["data"]) == {"EMAIL_SMTP_USER", "EMAIL_SMTP_PASSWORD"}
+    assert {d["remoteRef"]["key"] for d in smtp["data"]} == {f"twenty/{env}/smtp"}
+    for secret in externals.values():
+        assert secret["spec"]["secretStoreRef"]["name"] == cfg.workloads.secret_store_name
     bindings = _of_kind(manifests, "TargetGroupBinding")
     assert {n: (b["spec"]["serviceRef"]["port"], b["spec"]["targetType"]) for n, b in
             bindings.items()} == {"frontend": (3001, "ip"), "backend": (3000, "ip")}  # fmt: skip
@@ -169,6 +181,9 @@ def test_every_pod_hardened(rendered: dict[str, list[dict[str, Any]]], env: str)
         mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
         assert mounts_needed <= mounts, name
         volumes = {v["name"]: v for v in spec["volumes"]}
+        # Writable scratch only, plus the database CA certificate (read-only Secret volume).
+        ca = volumes.pop("database-ca")
+        assert ca["secret"] == {"secretName": "twenty-database-ca", "defaultMode": 0o444}, name
         assert all("emptyDir" in v for v in volumes.values()), name
 
 
@@ -208,8 +223,11 @@ def test_deployments_match_config(
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
         assert spec["nodeSelector"] == {"tier": tiers[name]}
         env_vars = {e["name"]: e["value"] for e in container["env"]}
-        assert env_vars["DISABLE_DB_MIGRATIONS"] == "true", name
-        assert env_vars["DISABLE_CRON_JOBS_REGISTRATION"] == "true", name
+        assert env_vars["PG_POOL_MAX_CONNECTIONS"] == str(workload.db_pool_size), name
+        # The entrypoint (which reads the DISABLE_* flags) runs only without a `command`.
+        entrypoint_runs = "command" not in container
+        assert ("DISABLE_DB_MIGRATIONS" in env_vars) is entrypoint_runs, name
+        assert ("DISABLE_CRON_JOBS_REGISTRATION" in env_vars) is entrypoint_runs, name
         assert container["resources"] == {
             "requests": {"cpu": workload.cpu_request, "memory": workload.memory_request},
             "limits": {"memory": workload.memory},
@@ -240,8 +258,32 @@ def test_config_map_environment(
     assert data["STORAGE_TYPE"] == "s3"
     assert data["STORAGE_S3_REGION"] == cfg.region
     assert data["STORAGE_S3_NAME"] == f"twenty-{env}-files-{cfg.account}-{cfg.region}"
-    assert data["MESSAGE_QUEUE_TYPE"] == "bull-mq"
-    assert data["CACHE_STORAGE_TYPE"] == "redis"
+    assert "MESSAGE_QUEUE_TYPE" not in data and "CACHE_STORAGE_TYPE" not in data  # unread
+    # Twenty's names (config-variables.ts @ v2.33.0): SMTP through SES, sender in our domain.
+    assert data["EMAIL_DRIVER"] == "SMTP"
+    assert data["EMAIL_SMTP_HOST"] == f"email-smtp.{cfg.region}.amazonaws.com"
+    assert data["EMAIL_SMTP_PORT"] == str(cfg.email.smtp_port)
+    assert data["EMAIL_FROM_ADDRESS"] == f"{cfg.email.sender_local_part}@{cfg.domain_name}"
+    assert data["EMAIL_FROM_NAME"] == cfg.email.sender_name
+    assert not {k for k in data if "PASSWORD" in k or k == "EMAIL_SMTP_USER"}
+
+
+def test_every_twenty_container_gets_the_database_ca_and_smtp_secret(
+    rendered: dict[str, list[dict[str, Any]]], env: str
+) -> None:
+    pods = [
+        m["spec"]["template"]["spec"] for m in rendered[env] if m["kind"] in ("Deployment", "Job")
+    ]
+    assert len(pods) == 4
+    for pod in pods:
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["database-ca"]["secret"]["secretName"] == "twenty-database-ca"
+        (container,) = pod["containers"]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["database-ca"] == {
+            "name": "database-ca", "mountPath": "/etc/twenty-database-ca", "readOnly": True
+        }  # fmt: skip
+        assert {"secretRef": {"name": "twenty-smtp", "optional": True}} in container["envFrom"]
 
 
 def test_migration_job_per_image_version(
@@ -252,7 +294,8 @@ def test_migration_job_per_image_version(
     assert re.fullmatch(f"twenty-migrate-{version}-[0-9a-f]{{6}}", name)
     container = job["spec"]["template"]["spec"]["containers"][0]
     script = container["command"][-1]
-    assert script.index("yarn database:migrate:prod") < script.index("yarn command:prod upgrade")
+    assert script.index("yarn database:init:prod") < script.index("yarn command:prod upgrade")
+    assert script.index("upgrade") < script.index("cache:flush") < script.index("cron:register:all")
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
@@ -312,6 +355,9 @@ def test_network_policies(
     assert {p["port"] for p in data["ports"]} == {5432, 6379}
     dns = policies["allow-dns"]["spec"]["egress"][0]
     assert {p["port"] for p in dns["ports"]} == {53}
+    (smtp,) = policies["allow-smtp"]["spec"]["egress"]
+    assert smtp["ports"] == [{"protocol": "TCP", "port": cfg.email.smtp_port}]
+    assert policies["allow-smtp"]["spec"]["policyTypes"] == ["Egress"]
 
 
 def test_phases_in_deployment_order(env: str, cfg: EnvironmentConfig) -> None:
@@ -342,7 +388,8 @@ def test_no_secret_value_in_manifests_or_templates(
         assert not _RANDOM.search(text), (name, _RANDOM.search(text))
         for match in _SECRET_PAIR.finditer(text):
             value = match.group(0)
-            assert "twenty/" in value or "secretKey" in value or "-" in value, (name, value)
+            allowed = ("twenty/", "secretKey", "secretName", "-")
+            assert any(a in value for a in allowed), (name, value)
     for manifests in rendered.values():
         assert not [m for m in manifests if m["kind"] == "Secret"], "Secrets come from ESO"
         config = _of_kind(manifests, "ConfigMap")["twenty-config"]["data"]

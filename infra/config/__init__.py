@@ -32,7 +32,6 @@ from infra.config.database import (
     DatabaseBackupConfig,
     DatabaseConfig,
     DatabaseTuningConfig,
-    PgGraphqlPackage,
 )
 from infra.config.dns import DnsConfig
 from infra.config.edge import (
@@ -49,6 +48,7 @@ from infra.config.edge import (
     TlsPolicy,
     WafConfig,
 )
+from infra.config.email import SES_SMTP_PORTS, EmailConfig, smtp_endpoint
 from infra.config.environment import REQUIRED_TAGS, EnvironmentConfig
 from infra.config.loader import (
     display_path,
@@ -77,6 +77,7 @@ __all__ = [
     "PATHS_PER_RULE",
     "POSTGRES_VERSIONS",
     "REQUIRED_TAGS",
+    "SES_SMTP_PORTS",
     "TLS_POLICIES",
     "UBUNTU_RELEASES",
     "WAF_MAX_RATE_LIMIT",
@@ -90,6 +91,7 @@ __all__ = [
     "DatabaseTuningConfig",
     "DnsConfig",
     "EdgeConfig",
+    "EmailConfig",
     "EnvironmentConfig",
     "HealthCheckConfig",
     "MonitoringConfig",
@@ -97,7 +99,6 @@ __all__ = [
     "NodeGroupConfig",
     "NodeGroupsConfig",
     "NodeOverheadConfig",
-    "PgGraphqlPackage",
     "ProbeConfig",
     "ProbesConfig",
     "RedisConfig",
@@ -118,4 +119,5 @@ __all__ = [
     "load_all",
     "load_config",
     "load_environment",
+    "smtp_endpoint",
 ]

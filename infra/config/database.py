@@ -17,26 +17,6 @@ UBUNTU_RELEASES = ("22.04", "24.04")
 POSTGRES_VERSIONS = (14, 15, 16, 17)
 _AMI_ID = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _PG_SIZE = re.compile(r"^\d+(kB|MB|GB|TB)$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class PgGraphqlPackage(Strict):
-    """A pinned pg_graphql .deb (not in Ubuntu's or PGDG's archive), checked by its hash."""
-
-    url: str = Field(
-        pattern=r"^https://",
-        description="HTTPS URL of the pg_graphql .deb built for this PostgreSQL major and amd64.",
-    )
-    sha256: str = Field(
-        description="SHA-256 of that .deb, lower-case hex; the host refuses others."
-    )
-
-    @field_validator("sha256")
-    @classmethod
-    def _hex(cls, value: str) -> str:
-        if not _SHA256.match(value):
-            raise ValueError(f"{value!r} is not 64 lower-case hex digits (sha256sum output)")
-        return value
 
 
 class DatabaseTuningConfig(Strict):
@@ -140,11 +120,6 @@ class DatabaseConfig(Strict):
         default=125, ge=125, le=1000, description="gp3 throughput, MiB/s."
     )
     postgres_version: int = Field(default=16, description="PostgreSQL major version (14-17).")
-    pg_graphql: PgGraphqlPackage | None = Field(
-        default=None,
-        description="Install and enable pg_graphql (seed DB-100) from this pinned package; "
-        "omit to skip it. It is not in Ubuntu's archive.",
-    )
     tuning: DatabaseTuningConfig = Field(
         default_factory=DatabaseTuningConfig, description="PostgreSQL settings."
     )
@@ -154,6 +129,12 @@ class DatabaseConfig(Strict):
     log_retention_days: int = Field(
         default=90, description="Retention of the PostgreSQL log group in CloudWatch Logs, days."
     )
+
+    @property
+    def app_connection_limit(self) -> int:
+        """CONNECTION LIMIT of the application role: max_connections less 20 kept for the
+        superuser's reserved slots and the admin's sessions."""
+        return self.tuning.max_connections - 20
 
     @field_validator("ubuntu_release")
     @classmethod

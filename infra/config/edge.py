@@ -194,7 +194,10 @@ class WafConfig(Strict):
 
 
 def _default_backend_paths() -> list[str]:
-    return ["/graphql", "/rest/*", "/auth/*", "/healthz*", "/files/*"]
+    return [
+        "/graphql", "/graphql/*", "/metadata", "/metadata/*", "/rest/*", "/auth/*",
+        "/files/*", "/webhooks/*", "/s/*", "/healthz*",
+    ]  # fmt: skip
 
 
 class EdgeConfig(Strict):

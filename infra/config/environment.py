@@ -11,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra import capacity
+from infra import capacity, twenty
 from infra.config import aws_names
 from infra.config.base import Site, Strict, SubfieldError
 from infra.config.cluster import ClusterConfig
@@ -19,6 +19,7 @@ from infra.config.data import RedisConfig, StorageConfig
 from infra.config.database import DatabaseConfig
 from infra.config.dns import DnsConfig, within_domain
 from infra.config.edge import EdgeConfig
+from infra.config.email import EmailConfig
 from infra.config.monitoring import MonitoringConfig
 from infra.config.network import NetworkConfig
 from infra.config.workloads import WorkloadsConfig
@@ -64,6 +65,10 @@ class EnvironmentConfig(Strict):
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig,
         description="CloudWatch alarms, their thresholds and the alarm topic's subscribers.",
+    )
+    email: EmailConfig = Field(
+        default_factory=EmailConfig,
+        description="Outbound e-mail through Amazon SES: sender, MAIL FROM domain, SMTP port.",
     )
 
     @model_validator(mode="before")
@@ -152,6 +157,7 @@ class EnvironmentConfig(Strict):
                 )
             )
         problems.extend(self._capacity_problems())
+        problems.extend(self._connection_problems())
         env_tag = self.tags.get("Environment")
         if env_tag is not None and env_tag != self.name:
             problems.append(
@@ -216,6 +222,32 @@ class EnvironmentConfig(Strict):
         ]
         left = capacity.unplaced_pods(pods, nodes=group.min_size, node=node, overhead=overhead)
         return capacity.TierFit(node=node, overhead=overhead, pods=pods, left=left)
+
+    def connection_budget(self) -> capacity.ConnectionBudget:
+        """Connections at full scale against the app role's CONNECTION LIMIT (the database
+        host keeps 20 of max_connections for the superuser and administration)."""
+        pools = int(twenty.contract()["pools_per_process"])
+        return capacity.ConnectionBudget(
+            per_deployment={
+                name: (w.max_replicas, pools * w.db_pool_size)
+                for name, w in self.workloads.deployments().items()
+            },
+            job=pools * self.workloads.backend.db_pool_size,
+            reserve=self.workloads.connection_reserve,
+            limit=self.database.app_connection_limit,
+        )
+
+    def _connection_problems(self) -> list[tuple[str, str]]:
+        budget = self.connection_budget()
+        if budget.fits:
+            return []
+        return [
+            (
+                "workloads",
+                f"{budget.explain()}; lower max_replicas or db_pool_size, or raise "
+                "database.tuning.max_connections",
+            )
+        ]
 
     def _capacity_problems(self) -> list[tuple[str, str]]:
         """All minimum replicas plus one surge pod per Deployment fit each node group's minimum."""

@@ -10,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra import capacity
+from infra import capacity, twenty
 from infra.config.base import Strict, SubfieldError
 
 
@@ -34,6 +34,14 @@ class WorkloadConfig(Strict):
     memory_request: str = Field(description="Memory the scheduler reserves per pod, e.g. 1Gi.")
     min_replicas: int = Field(ge=1, description="Fewest pods the autoscaler keeps.")
     max_replicas: int = Field(ge=1, description="Most pods the autoscaler may run.")
+    db_pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="PostgreSQL pool size per datasource of each pod (Twenty's "
+        "PG_POOL_MAX_CONNECTIONS); a pod opens up to twice this (core + workspace pools). "
+        "Counted in the connection budget.",
+    )
 
     @model_validator(mode="after")
     def _replicas_ordered(self) -> WorkloadConfig:
@@ -144,7 +152,20 @@ class WorkloadsConfig(Strict):
 
     image: str = Field(
         description="Twenty's container image with a pinned release tag, e.g. "
-        "twentycrm/twenty:v1.14.0 (or a @sha256 digest); `latest` and untagged are refused."
+        "twentycrm/twenty:v2.33.0, optionally followed by @sha256:<digest>; `latest`, untagged "
+        "and a tag other than the contract's (infra/twenty/contract.yaml) are refused."
+    )
+    deployed_version: str | None = Field(
+        default=None,
+        description="Twenty release running in this environment now (e.g. v2.32.0), updated "
+        "after every successful rollout; omit for a new environment. `validate` refuses an "
+        "image Twenty cannot upgrade to from it (see docs/runbooks/upgrade.md).",
+    )
+    connection_reserve: int = Field(
+        default=10,
+        ge=0,
+        description="Database connections kept free of the CRM's pools (psql, monitoring, "
+        "pgBackRest); part of the connection budget.",
     )
     secret_store_name: str = Field(
         default="aws-secrets-manager",
@@ -169,14 +190,40 @@ class WorkloadsConfig(Strict):
                 f"{value!r} is not an image reference such as twentycrm/twenty:v1.14.0"
             )
         if match.group("tag") == "latest":
-            raise ValueError(f"{value!r} uses the moving tag latest; pin a release such as v1.14.0")
-        if not match.group("tag") and not match.group("digest"):
-            raise ValueError(f"{value!r} has no tag; pin a release such as {value}:v1.14.0")
+            raise ValueError(f"{value!r} uses the moving tag latest; pin a release such as v2.33.0")
+        if not match.group("tag"):
+            raise ValueError(f"{value!r} has no tag; pin a release such as {value}:v2.33.0")
+        pinned = twenty.contract()["version"]
+        if match.group("tag") != pinned:
+            raise ValueError(
+                f"tag {match.group('tag')} is not the release the contract describes ({pinned}); "
+                "update infra/twenty/contract.yaml from that release's source first"
+            )
         return value
+
+    @field_validator("deployed_version")
+    @classmethod
+    def _release_tag(cls, value: str | None) -> str | None:
+        if value is not None and twenty.parse_version(value) is None:
+            raise ValueError(f"{value!r} is not a release tag such as v2.32.0")
+        return value
+
+    @model_validator(mode="after")
+    def _upgrade_allowed(self) -> WorkloadsConfig:
+        if self.deployed_version is not None:
+            problem = twenty.upgrade_problem(self.deployed_version, self.image_version)
+            if problem:
+                raise SubfieldError([("image", problem)])
+        return self
+
+    def deployments(self) -> dict[str, WorkloadConfig]:
+        """The Deployments by name (frontend, backend, worker)."""
+        return {"frontend": self.frontend, "backend": self.backend, "worker": self.worker}
 
     @property
     def image_version(self) -> str:
-        """The tag (or digest) of the image: names the migration Job of that version."""
+        """The release tag of the image, e.g. v2.33.0: names the migration Job of that version."""
         match = _IMAGE.match(self.image)
         assert match is not None
-        return match.group("tag") or match.group("digest")
+        tag: str = match.group("tag")
+        return tag

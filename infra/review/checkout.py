@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,12 +98,26 @@ class SynthJob:
         )
 
 
-def synthesize(jobs: list[SynthJob]) -> None:
-    """Run the synths in parallel; CheckoutError with the first failure's last lines."""
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """A progress callback that says nothing."""
+
+
+def synthesize(jobs: list[SynthJob], progress: Progress = quiet) -> None:
+    """Run the synths in parallel, saying when each starts and ends; CheckoutError with the
+    first failure's last lines."""
+    for job in jobs:
+        progress(f"synthesizing {job.label} ({job.env or 'every environment'})")
+    started = time.monotonic()
     running = [(job, job.start()) for job in jobs]
     failures = []
     for job, proc in running:
         _, err = proc.communicate()
+        elapsed = time.monotonic() - started
+        outcome = "done" if proc.returncode == 0 else "FAILED"
+        progress(f"synth of {job.label} {outcome} after {elapsed:.0f} s")
         if proc.returncode != 0:
             lines = [line for line in err.splitlines() if line.strip()]
             failures.append(

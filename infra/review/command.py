@@ -9,18 +9,21 @@ from pathlib import Path
 
 from infra.review.assembly import manifests, stacks_by_environment
 from infra.review.checkout import (
+    Progress,
     SynthJob,
     check_synth_command,
     default_base,
     environments_at,
     export,
+    quiet,
     resolve,
     synthesize,
 )
 from infra.review.guard import EXIT_BLOCKED, Finding, findings
+from infra.review.impact import judge
 from infra.review.manifests import unified_diff
 from infra.review.report import EnvironmentReport, StackReport, render
-from infra.review.templates import Template, diff_templates
+from infra.review.templates import Template, TemplateDiff, diff_templates
 
 
 class UsageError(ValueError):
@@ -40,12 +43,14 @@ class Outcome:
         return EXIT_BLOCKED if self.blocked else 0
 
 
-def _status(old: Template | None, new: Template | None) -> str:
+def _status(old: Template | None, new: Template | None, judged: TemplateDiff) -> str:
     if old is None:
         return "added"
     if new is None:
         return "removed"
-    return "unchanged" if old == new else "changed"
+    if old != new:
+        return "changed"
+    return "changed through references" if judged.resources else "unchanged"
 
 
 def _sections(old: Template | None, new: Template | None) -> list[str]:
@@ -72,19 +77,45 @@ def compare(
     reports = []
     for env in envs:
         names = sorted(set(old.get(env, {})) | set(new.get(env, {})))
-        stacks = [StackReport(n, _status(*pairs[n]), diffs[n], _sections(*pairs[n])) for n in names]
-        found = [f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed)]
-        old_k8s, new_k8s = manifests(old_assembly, env), manifests(new_assembly, env)
         reports.append(
-            EnvironmentReport(
-                env=env,
-                stacks=stacks,
-                manifest_diff=unified_diff(old_k8s, new_k8s),
-                manifests_present=bool(old_k8s or new_k8s),
-                findings=found,
+            environment_report(
+                env,
+                {n: pairs[n] for n in names},
+                {n: diffs[n] for n in names},
+                allowed,
+                manifests(old_assembly, env),
+                manifests(new_assembly, env),
             )
         )
     return reports
+
+
+def environment_report(
+    env: str,
+    pairs: dict[str, tuple[Template | None, Template | None]],
+    diffs: dict[str, TemplateDiff],
+    allowed: frozenset[str],
+    old_k8s: dict[str, str] | None = None,
+    new_k8s: dict[str, str] | None = None,
+) -> EnvironmentReport:
+    """One environment's stacks (their template pairs and engine diffs) judged together:
+    replacement per property, references followed across its stacks, then the guard."""
+    judged = judge(pairs, diffs)
+    stacks = [
+        StackReport(
+            name, _status(*pairs[name], judged[name]), judged[name], _sections(*pairs[name])
+        )
+        for name in sorted(pairs)
+    ]
+    found = [f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed)]
+    old_k8s, new_k8s = old_k8s or {}, new_k8s or {}
+    return EnvironmentReport(
+        env=env,
+        stacks=stacks,
+        manifest_diff=unified_diff(old_k8s, new_k8s),
+        manifests_present=bool(old_k8s or new_k8s),
+        findings=found,
+    )
 
 
 def outcome(title: str, reports: list[EnvironmentReport]) -> Outcome:
@@ -95,8 +126,16 @@ def outcome(title: str, reports: list[EnvironmentReport]) -> Outcome:
     )
 
 
-def diff_against_ref(*, root: Path, env: str, base: str | None, allowed: frozenset[str]) -> Outcome:
-    """Diff the working tree at `root` against git ref `base` (default origin/main or main)."""
+def diff_against_ref(
+    *,
+    root: Path,
+    env: str,
+    base: str | None,
+    allowed: frozenset[str],
+    progress: Progress = quiet,
+) -> Outcome:
+    """Diff the working tree at `root` against git ref `base` (default origin/main or main);
+    `progress` hears one line per step (the CLI prints them on stderr)."""
     ref = base or default_base(root)
     commit = resolve(root, ref)
     check_synth_command(root, commit, ref)
@@ -112,11 +151,13 @@ def diff_against_ref(*, root: Path, env: str, base: str | None, allowed: frozens
         base_out, head_out = work / "base.out", work / "head.out"
         jobs = []
         if one is None or one in base_envs:
+            progress(f"exporting base {ref} ({commit[:12]}) with git archive")
             source = export(root, commit, work / "base")
             jobs.append(SynthJob(f"base {ref}", source, base_out, one))
         if one is None or one in head_envs:
             jobs.append(SynthJob("working tree", root, head_out, one))
-        synthesize(jobs)
+        synthesize(jobs, progress)
+        progress("comparing templates, judging replacements, following references")
         reports = compare(envs, base_out, head_out, allowed)
     return outcome(f"Infrastructure diff: {ref} ({commit[:12]}) → working tree", reports)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from infra.config import EnvironmentConfig, load_environment
 from infra.review.assembly import part_of, stacks_by_environment
-from infra.review.checkout import SynthJob, synthesize
+from infra.review.checkout import Progress, SynthJob, quiet, synthesize
 from infra.review.command import Outcome, UsageError
 from infra.review.report import table
 from infra.review.templates import Template, diff_templates
@@ -106,7 +106,9 @@ def _count_key(logical_id: str, resource_type: str) -> str:
     return resource_type + ":" + re.sub(r"\d", "", _HASH_SUFFIX.sub("", logical_id))
 
 
-def diff_environments(*, root: Path, env: str, base_env: str) -> Outcome:
+def diff_environments(
+    *, root: Path, env: str, base_env: str, progress: Progress = quiet
+) -> Outcome:
     """Compare environment `base_env` with `env`, both from the working tree at `root`."""
     config_dir = root / "config"
     for name in (env, base_env):
@@ -117,12 +119,14 @@ def diff_environments(*, root: Path, env: str, base_env: str) -> Outcome:
     base_cfg, head_cfg = load_environment(base_env, config_dir), load_environment(env, config_dir)
     with tempfile.TemporaryDirectory(prefix="twenty-promote-") as tmp:
         outs = {name: Path(tmp) / name for name in (base_env, env)}
-        synthesize([SynthJob(f"environment {n}", root, out, n) for n, out in outs.items()])
+        jobs = [SynthJob(f"environment {n}", root, out, n) for n, out in outs.items()]
+        synthesize(jobs, progress)
         old = stacks_by_environment(outs[base_env]).get(base_env, {})
         new = stacks_by_environment(outs[env]).get(env, {})
     old_parts = {part_of(n): _normalized(t, base_cfg) for n, t in old.items()}
     new_parts = {part_of(n): _normalized(t, head_cfg) for n, t in new.items()}
     parts = sorted(set(old_parts) | set(new_parts))
+    progress("comparing the two environments' templates")
     diffs = diff_templates({p: (old_parts.get(p), new_parts.get(p)) for p in parts})
     reported, masked = config_differences(base_cfg, head_cfg)
     lines: list[str] = []

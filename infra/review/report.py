@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from infra.review.guard import Finding
+from infra.review.replacement import Effect
 from infra.review.templates import TemplateDiff
+
+INTERRUPTED = Effect.INTERRUPT.kind
 
 COLUMNS = ("Change", "Logical ID", "Type", "Cause", "Stateful")
 
@@ -47,16 +50,35 @@ class EnvironmentReport:
         return kinds
 
     @property
+    def chains(self) -> list[str]:
+        """Reference chains that cross a stack boundary and end in a replacement, a stop/start
+        or a stateful resource (what a reviewer must not miss); plain updates are in the tables."""
+        found: list[str] = []
+        for stack in self.stacks:
+            for change in stack.diff.resources:
+                if not (change.loses_resource or change.kind == INTERRUPTED or change.stateful):
+                    continue
+                for chain in change.chains:
+                    crosses = not chain.startswith(f"{stack.name}/")
+                    if crosses and chain not in found:
+                        found.append(chain)
+        return found
+
+    @property
     def blocked(self) -> list[Finding]:
         return [f for f in self.findings if not f.allowed]
 
     def summary(self) -> str:
         kinds = self.counts
         changed = [s for s in self.stacks if s.status != "unchanged"]
+        interrupted = kinds[INTERRUPTED]
+        updated = f"{kinds['updated'] + interrupted} updated" + (
+            f" ({interrupted} with interruption)" if interrupted else ""
+        )
         parts = [
             f"{len(changed)} of {len(self.stacks)} stacks changed",
             f"{kinds['added'] + kinds['imported']} added",
-            f"{kinds['updated']} updated",
+            updated,
             f"{kinds['replaced'] + kinds['may be replaced']} replaced",
             f"{kinds['destroyed']} destroyed",
             f"{kinds['orphaned']} orphaned",
@@ -111,6 +133,17 @@ def _environment_section(env: EnvironmentReport) -> list[str]:
             lines += _stack_section(env, stack)
     if unchanged:
         lines += ["Unchanged stacks: " + ", ".join(f"`{n}`" for n in unchanged) + ".", ""]
+    chains = env.chains
+    if chains:
+        lines += [
+            "### Reference chains",
+            "",
+            "Changes that reach another stack through `Fn::GetStackOutput` or an import, whose"
+            " template text is the same (each step names the property that reads the one before):",
+            "",
+            *(f"- {chain}" for chain in chains),
+            "",
+        ]
     lines += [f"### Kubernetes manifests (k8s/{env.env}/)", ""]
     if not env.manifests_present:
         lines += ["No rendered manifests on either side.", ""]

@@ -11,10 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.review.replacement import Effect
 from infra.review.stateful import is_stateful
 
 SCRIPT = Path(__file__).with_name("template_diff.js")
@@ -25,9 +27,18 @@ Template = dict[str, Any]
 # Impacts of @aws-cdk/cloudformation-diff's ResourceImpact that lose the physical resource.
 REPLACING = frozenset({"WILL_REPLACE", "MAY_REPLACE"})
 LOSING = REPLACING | {"WILL_DESTROY", "WILL_ORPHAN"}
+# Ours, not the engine's: an in-place update that stops and starts the resource.
+INTERRUPTING = "WILL_INTERRUPT"
+IMPACT_OF_EFFECT = {
+    Effect.UPDATE: "WILL_UPDATE",
+    Effect.INTERRUPT: INTERRUPTING,
+    Effect.MAY_REPLACE: "MAY_REPLACE",
+    Effect.REPLACE: "WILL_REPLACE",
+}
 _KIND = {
     "WILL_CREATE": "added",
     "WILL_UPDATE": "updated",
+    INTERRUPTING: Effect.INTERRUPT.kind,
     "WILL_REPLACE": "replaced",
     "MAY_REPLACE": "may be replaced",
     "WILL_DESTROY": "destroyed",
@@ -36,7 +47,16 @@ _KIND = {
     "NO_CHANGE": "updated",  # metadata-only changes
 }
 # Report order: what loses a physical resource first.
-SEVERITY = ("destroyed", "orphaned", "replaced", "may be replaced", "added", "imported", "updated")
+SEVERITY = (
+    "destroyed",
+    "orphaned",
+    "replaced",
+    "may be replaced",
+    Effect.INTERRUPT.kind,
+    "added",
+    "imported",
+    "updated",
+)
 
 
 class DiffToolError(RuntimeError):
@@ -45,8 +65,14 @@ class DiffToolError(RuntimeError):
 
 @dataclass(frozen=True)
 class PropertyChange:
+    """A changed property; `via` names the changed resource it reads, when its text is the same."""
+
     name: str
     impact: str
+    via: str = ""
+
+    def describe(self) -> str:
+        return f"{self.name} ← {self.via}" if self.via else self.name
 
 
 @dataclass(frozen=True)
@@ -59,6 +85,7 @@ class ResourceChange:
     deletion_policy: str | None
     properties: tuple[PropertyChange, ...]
     other: tuple[str, ...]
+    chains: tuple[str, ...] = ()  # reference chains that change it (impact.py)
 
     @property
     def kind(self) -> str:
@@ -82,14 +109,21 @@ class ResourceChange:
             return f"Type {self.old_type} -> {self.new_type}"
         if self.impact == "WILL_CREATE":
             return ""
-        replacing = [p.name for p in self.properties if p.impact in REPLACING]
-        if replacing:
-            others = [p.name for p in self.properties if p.impact not in REPLACING]
-            also = (
-                f" (also: {', '.join(others + list(self.other))})" if others or self.other else ""
-            )
-            return ", ".join(replacing) + also
-        return ", ".join([p.name for p in self.properties] + list(self.other))
+        main = [p for p in self.properties if p.impact == self.impact]
+        if main and self.impact != "WILL_UPDATE":
+            rest = [p.describe() for p in self.properties if p not in main] + list(self.other)
+            also = f" (also: {', '.join(_unique(rest))})" if rest else ""
+            return ", ".join(_unique(p.describe() for p in main)) + also
+        return ", ".join(_unique([p.describe() for p in self.properties] + list(self.other)))
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def order(rows: Iterable[ResourceChange]) -> tuple[ResourceChange, ...]:
+    """Report order: what loses a physical resource first, then by logical id."""
+    return tuple(sorted(rows, key=lambda r: (SEVERITY.index(r.kind), r.logical_id)))
 
 
 @dataclass(frozen=True)
@@ -134,9 +168,14 @@ def diff_templates(
     pairs: dict[str, tuple[Template | None, Template | None]],
 ) -> dict[str, TemplateDiff]:
     """Diff every (old, new) pair by key in one Node process; None is an absent stack."""
-    if not pairs:
-        return {}
-    payload = [{"key": key, "old": old, "new": new} for key, (old, new) in pairs.items()]
+    result: dict[str, TemplateDiff] = {
+        key: TemplateDiff((), ()) for key, (old, new) in pairs.items() if old == new
+    }
+    payload = [
+        {"key": key, "old": old, "new": new} for key, (old, new) in pairs.items() if old != new
+    ]
+    if not payload:
+        return result
     env = {**os.environ, "NODE_OPTIONS": "--max-old-space-size=2048"}
     proc = subprocess.run(
         [_node(), str(SCRIPT)],
@@ -153,10 +192,9 @@ def diff_templates(
             )
         last = [line for line in proc.stderr.splitlines() if line.strip()][-1:] or ["no output"]
         raise DiffToolError(f"template diff failed: {last[0]}")
-    result: dict[str, TemplateDiff] = {}
     for entry in json.loads(proc.stdout):
         resources = tuple(_resource(r) for r in entry["resources"])
-        ordered = tuple(sorted(resources, key=lambda r: (SEVERITY.index(r.kind), r.logical_id)))
+        ordered = order(resources)
         outputs = tuple(OutputChange(o["name"], o["kind"]) for o in entry["outputs"])
         result[entry["key"]] = TemplateDiff(resources=ordered, outputs=outputs)
     return result

@@ -21,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct, IValidation
 
-from infra.config import NetworkConfig, Site, WorkloadsConfig
+from infra.config import EmailConfig, NetworkConfig, Site, WorkloadsConfig
 from infra.manifests import ManifestInputs, migration_job_name, render_phases, write_manifests
 from infra.stacks.base import EstateStack
 
@@ -65,6 +65,9 @@ class CrmStack(EstateStack):
         database_port: int,
         database_name: str,
         database_credentials: secretsmanager.ISecret,
+        database_ca_certificate: secretsmanager.ISecret,
+        email: EmailConfig,
+        smtp_credentials: secretsmanager.ISecret,
         file_bucket: s3.IBucket,
         redis_host: str,
         redis_port: int,
@@ -93,10 +96,13 @@ class CrmStack(EstateStack):
             database_port=database_port,
             database_name=database_name,
             database_secret=database_credentials.secret_arn,
+            database_ca_secret=database_ca_certificate.secret_arn,
+            smtp_secret=smtp_credentials.secret_arn,
             frontend_target_group_arn=frontend_target_group.target_group_arn,
             backend_target_group_arn=backend_target_group.target_group_arn,
             public_subnet_cidrs=[str(c) for c in network.public_subnets],
             private_subnet_cidrs=[str(c) for c in network.private_subnets],
+            email=email,
         )
         self.phases = render_phases(self.inputs)
         namespace = self.inputs.namespace

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput
+from aws_cdk import CfnOutput, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import DatabaseConfig, NetworkConfig, Site
@@ -14,7 +15,7 @@ from infra.constructs.database_instance import DatabaseInstance
 from infra.constructs.database_security_group import DatabaseSecurityGroup
 from infra.constructs.encrypted_log_group import EncryptedLogGroup
 from infra.constructs.generated_credentials import GeneratedCredentials
-from infra.constructs.stateful import retained_key
+from infra.constructs.stateful import pin_logical_id, retained_key
 from infra.constructs.volume_backup_plan import VolumeBackupPlan
 from infra.database_host import (
     ADMIN_ROLE,
@@ -93,6 +94,23 @@ class DatabaseStack(EstateStack):
             logical_id="AdminCredentialsSecret",
             description="PostgreSQL superuser of the database host (break-glass administration)",
         ).secret
+        # The host's CA certificate (public, but delivered like every other value the pods read:
+        # External Secrets, twenty/<env>/*). Created empty: the host writes it at first boot.
+        self.ca_certificate = secretsmanager.Secret(
+            self,
+            "CaCertificate",
+            secret_name=secret_name(env, "database", "ca-certificate"),
+            description="PEM certificate of the database host's CA (written by the host; the "
+            "CRM's pods verify the server with it)",
+            encryption_key=self.secrets_key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        ca_secret = self.ca_certificate.node.default_child
+        assert isinstance(ca_secret, secretsmanager.CfnSecret)
+        # Neither SecretString nor GenerateSecretString: CloudFormation creates the secret with
+        # no value (CDK would otherwise generate a random password into it).
+        ca_secret.add_property_deletion_override("GenerateSecretString")
+        pin_logical_id(self.ca_certificate, "CaCertificateSecret")
         self.backups = DataBucket(
             self,
             "PgBackRest",
@@ -120,6 +138,7 @@ class DatabaseStack(EstateStack):
                 backup_bucket_name=backup_bucket_name(site),
                 app_secret_name=secret_name(env, "database", "app"),
                 admin_secret_name=secret_name(env, "database", "admin"),
+                ca_secret_name=secret_name(env, "database", "ca-certificate"),
             ),
             database=database,
         )
@@ -161,6 +180,7 @@ class DatabaseStack(EstateStack):
         CfnOutput(self, "InstanceId", value=self.instance.instance_id)
         CfnOutput(self, "HostName", value=self.host)
         CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
+        CfnOutput(self, "CaCertificateSecretArn", value=self.ca_certificate.secret_arn)
         CfnOutput(self, "BackupBucketName", value=self.backups.bucket.bucket_name)
         self._acknowledge_findings()
 
@@ -168,6 +188,8 @@ class DatabaseStack(EstateStack):
         """What the host does with its role: read its passwords, write backups, ship logs."""
         self.app_credentials.grant_read(role)
         self.admin_credentials.grant_read(role)
+        self.ca_certificate.grant_read(role)
+        self.ca_certificate.grant_write(role)
         # pgBackRest lists, reads, writes and expires objects; nothing else on the bucket.
         bucket = self.backups.bucket
         role.add_to_principal_policy(
@@ -192,6 +214,12 @@ class DatabaseStack(EstateStack):
     def _acknowledge_findings(self) -> None:
         """Every nag acknowledgement of this stack, each with the reason it does not apply."""
         host = self.host_parts
+        self.acknowledge(
+            self.ca_certificate,
+            "AwsSolutions-SMG4",
+            "A CA certificate is public material, not a credential; it changes only when the "
+            "host's CA is replaced (docs/runbooks/database.md)",
+        )
         for credentials in (self.app_credentials, self.admin_credentials):
             self.acknowledge(
                 credentials,

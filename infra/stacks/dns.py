@@ -7,8 +7,10 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-from infra.config import DnsConfig, Site
+from infra.config import DnsConfig, EmailConfig, Site
+from infra.constructs.outbound_mail import OutboundMail
 from infra.constructs.stateful import pin_logical_id
+from infra.naming import secret_name
 from infra.stacks.base import EstateStack
 
 
@@ -20,9 +22,20 @@ class DnsStack(EstateStack):
     first deploy waits until the zone is delegated from the parent domain (see README).
     """
 
-    def __init__(self, scope: Construct, *, site: Site, domain_name: str, dns: DnsConfig) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        site: Site,
+        domain_name: str,
+        dns: DnsConfig,
+        email: EmailConfig,
+    ) -> None:
         super().__init__(
-            scope, site=site, part="dns", description="Twenty CRM: public hosted zone, certificate"
+            scope,
+            site=site,
+            part="dns",
+            description="Twenty CRM: public hosted zone, certificate, SES identity",
         )
         self.zone = route53.PublicHostedZone(
             self,
@@ -42,6 +55,24 @@ class DnsStack(EstateStack):
         )
         pin_logical_id(self.certificate, "Certificate")
 
+        # Outbound mail lives with the zone: its DKIM and MAIL FROM records are records of it.
+        self.mail = OutboundMail(
+            self,
+            "Mail",
+            environment=site.environment,
+            zone=self.zone,
+            mail_from_domain=email.mail_from_domain(domain_name),
+            sender_address=email.sender_address(domain_name),
+            smtp_secret_name=secret_name(site.environment, "smtp"),
+        )
+        self.acknowledge(
+            self.mail.smtp_secret,
+            "AwsSolutions-SMG4",
+            "The value is an IAM access key converted to an SES SMTP password; rotation is "
+            "`python -m infra smtp-credentials --rotate` (README), which a rotation Lambda would "
+            "have to re-implement together with the pods' restart",
+        )
+
         CfnOutput(self, "HostedZoneId", value=self.zone.hosted_zone_id)
         CfnOutput(
             self,
@@ -50,3 +81,5 @@ class DnsStack(EstateStack):
             description=f"Create an NS record for {domain_name} in the parent zone with these",
         )
         CfnOutput(self, "CertificateArn", value=self.certificate.certificate_arn)
+        CfnOutput(self, "SmtpUserName", value=self.mail.smtp_user.user_name)
+        CfnOutput(self, "SmtpCredentialsSecretArn", value=self.mail.smtp_secret.secret_arn)

@@ -1,0 +1,199 @@
+"""What CloudFormation does when one property of a resource changes: update, update with a
+stop/start, or replacement.
+
+The rules come from AWS's own CloudFormation resource provider schemas, which cfn-lint ships in
+its package data (`createOnlyProperties`: a change creates a new physical resource;
+`conditionalCreateOnlyProperties`: it may). A conditional property is not a replacement by
+itself; what happens depends on the resource, so the estate's known context decides it here
+(`CONTEXT`), with the AWS reference's "Update requires" line as the source. A conditional
+property without a context rule stays "may be replaced", which the guard treats as a replacement.
+
+Two things the schemas cannot say are added as context too:
+- an EBS volume cannot move between availability zones or change its encryption in place
+  (EC2 ModifyVolume changes size, type, IOPS and throughput only), although the schema lists
+  those properties as updatable;
+- a resource bound to a VPC (EKS cluster, ALB, ElastiCache subnet group and replication group)
+  cannot follow subnets or security groups into *another* VPC: when the new value comes from a
+  replaced VPC, the resource is replaced (`VPC_BOUND`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+# Resource schemas are the same in every region that has the type; one region is enough.
+SCHEMA_REGION = "us-east-1"
+
+Path = tuple[str, ...]
+
+
+class Effect(enum.IntEnum):
+    """What a change does to the physical resource, in rising order of harm."""
+
+    UPDATE = 1
+    INTERRUPT = 2  # updated in place, with a stop/start (EBS-backed EC2 instance)
+    MAY_REPLACE = 3
+    REPLACE = 4
+
+    @property
+    def kind(self) -> str:
+        return _KINDS[self]
+
+
+_KINDS = {
+    Effect.UPDATE: "updated",
+    Effect.INTERRUPT: "updated, with interruption (stop/start)",
+    Effect.MAY_REPLACE: "may be replaced",
+    Effect.REPLACE: "replaced",
+}
+
+# Known context, per type: the most specific matching path wins. Sources: the "Update requires"
+# line of each property in the AWS CloudFormation template reference.
+CONTEXT: dict[str, dict[Path, Effect]] = {
+    # Every instance of the estate boots from an EBS-backed AMI (Canonical's Ubuntu images), so
+    # these conditional properties stop and start the instance; only an instance-store-backed
+    # instance would be replaced.
+    "AWS::EC2::Instance": {
+        ("InstanceType",): Effect.INTERRUPT,
+        ("UserData",): Effect.INTERRUPT,
+        ("EbsOptimized",): Effect.INTERRUPT,
+        ("KernelId",): Effect.INTERRUPT,
+        ("RamdiskId",): Effect.INTERRUPT,
+        ("AdditionalInfo",): Effect.INTERRUPT,
+        ("Tenancy",): Effect.INTERRUPT,
+        ("PrivateDnsNameOptions",): Effect.INTERRUPT,
+        ("Affinity",): Effect.UPDATE,
+        ("HostId",): Effect.UPDATE,
+        # In a VPC (all of ours), security groups change on the running instance.
+        ("SecurityGroupIds",): Effect.UPDATE,
+        # Only DeleteOnTermination of an attached volume changes in place; anything else in the
+        # block device mappings replaces the instance.
+        ("BlockDeviceMappings",): Effect.REPLACE,
+        ("BlockDeviceMappings", "Ebs", "DeleteOnTermination"): Effect.UPDATE,
+    },
+    # An EBS volume lives in one zone and keeps its encryption: a new zone, key or snapshot is a
+    # new volume (the old one's data stays behind), whatever the schema says.
+    "AWS::EC2::Volume": {
+        ("AvailabilityZone",): Effect.REPLACE,
+        ("AvailabilityZoneId",): Effect.REPLACE,
+        ("Encrypted",): Effect.REPLACE,
+        ("KmsKeyId",): Effect.REPLACE,
+        ("SnapshotId",): Effect.REPLACE,
+        ("OutpostArn",): Effect.REPLACE,
+    },
+}
+
+# Properties that hold subnets or security groups of the resource's VPC. They may change within
+# the VPC in place; a value from a new VPC means a new resource.
+VPC_BOUND: dict[str, tuple[Path, ...]] = {
+    "AWS::EKS::Cluster": (("ResourcesVpcConfig",),),
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": (
+        ("Subnets",),
+        ("SubnetMappings",),
+        ("SecurityGroups",),
+    ),
+    "AWS::ElastiCache::SubnetGroup": (("SubnetIds",),),
+    "AWS::ElastiCache::ReplicationGroup": (("SecurityGroupIds",),),
+    "AWS::EC2::Instance": (("SecurityGroupIds",),),
+}
+VPC_TYPE = "AWS::EC2::VPC"
+
+
+def _schema_paths(pointers: Iterable[str]) -> tuple[Path, ...]:
+    """`/properties/A/*/B` -> ("A", "B")."""
+    paths = []
+    for pointer in pointers:
+        parts = pointer.split("/")
+        if len(parts) > 2 and parts[1] == "properties":
+            paths.append(tuple(p for p in parts[2:] if p and p != "*"))
+    return tuple(paths)
+
+
+@cache
+def create_only(resource_type: str) -> tuple[tuple[Path, ...], tuple[Path, ...]] | None:
+    """(createOnly, conditionalCreateOnly) property paths of a type; None if no schema has it."""
+    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+
+    try:
+        schema: dict[str, Any] = PROVIDER_SCHEMA_MANAGER.get_resource_schema(
+            SCHEMA_REGION, resource_type
+        ).schema
+    except Exception:  # cfn-lint raises its own ResourceNotFoundError for unknown types
+        return None
+    return (
+        _schema_paths(schema.get("createOnlyProperties", [])),
+        _schema_paths(schema.get("conditionalCreateOnlyProperties", [])),
+    )
+
+
+def names(path: Path) -> Path:
+    """A change path without list indices: ("Subnets", "0") -> ("Subnets",)."""
+    return tuple(p for p in path if not p.isdigit())
+
+
+def _overlaps(rule: Path, path: Path) -> bool:
+    """The rule covers the change (rule is a prefix of it) or the change contains the rule."""
+    n = min(len(rule), len(path))
+    return rule[:n] == path[:n]
+
+
+def _context(resource_type: str, path: Path) -> Effect | None:
+    rules = CONTEXT.get(resource_type, {})
+    matching = [rule for rule in rules if path[: len(rule)] == rule]
+    return rules[max(matching, key=len)] if matching else None
+
+
+def is_vpc_bound(resource_type: str, path: Path) -> bool:
+    return any(path[: len(rule)] == rule for rule in VPC_BOUND.get(resource_type, ()))
+
+
+def property_effect(resource_type: str, path: Path) -> tuple[Effect, str] | None:
+    """What a change at `path` (property names, outermost first) does, and the rule that says
+    so; None for a type no schema describes (custom resources): the caller falls back to the
+    diff engine's own verdict."""
+    plain = names(path)
+    known = _context(resource_type, plain)
+    if known is not None:
+        return known, "known context"
+    rules = create_only(resource_type)
+    if rules is None:
+        return None
+    replacing, conditional = rules
+    if any(_overlaps(rule, plain) for rule in replacing):
+        return Effect.REPLACE, "createOnlyProperties"
+    if any(_overlaps(rule, plain) for rule in conditional):
+        return Effect.MAY_REPLACE, "conditionalCreateOnlyProperties"
+    return Effect.UPDATE, "updatable"
+
+
+def is_intrinsic(value: Any) -> bool:
+    """`{"Ref": ...}` or `{"Fn::Name": ...}`."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    (key,) = value
+    return isinstance(key, str) and (key == "Ref" or key.startswith("Fn::"))
+
+
+def changed_paths(old: Any, new: Any, prefix: Path) -> list[Path]:
+    """The innermost paths where two property values differ (lists of equal length by index).
+
+    An intrinsic function (`{"Ref": ...}`, `{"Fn::...": ...}`) is one value: a change inside it
+    is a change of the property that holds it.
+    """
+    both_dicts = isinstance(old, dict) and isinstance(new, dict)
+    if both_dicts and not (is_intrinsic(old) or is_intrinsic(new)):
+        found: list[Path] = []
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                found += changed_paths(old.get(key), new.get(key), (*prefix, key))
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old:
+        found = []
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b:
+                found += changed_paths(a, b, (*prefix, str(index)))
+        return found
+    return [prefix] if old != new else []

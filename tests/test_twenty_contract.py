@@ -1,0 +1,131 @@
+"""Rendered manifests against the pinned Twenty release (infra/twenty/contract.yaml)."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import pytest
+
+from infra import twenty
+from infra.config import EnvironmentConfig
+from infra.config.loader import load_environment
+from infra.manifests import render_phases
+from tests.manifest_inputs import test_inputs
+
+ENVS = ["dev", "qa", "prod"]
+
+
+@pytest.fixture(scope="module", params=ENVS)
+def env_cfg(request: pytest.FixtureRequest) -> tuple[EnvironmentConfig, dict[str, Any]]:
+    cfg = load_environment(request.param)
+    return cfg, render_phases(test_inputs(cfg))
+
+
+def _containers(phases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    pods = [
+        m["spec"]["template"]["spec"]
+        for ms in phases.values()
+        for m in ms
+        if m["kind"] in ("Deployment", "Job")
+    ]
+    return [c for p in pods for c in p["containers"]]
+
+
+def _env_names(container: dict[str, Any], phases: dict[str, list[dict[str, Any]]]) -> set[str]:
+    names = {e["name"] for e in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef") or source.get("secretRef")
+        for m in phases["config"]:
+            if m["metadata"]["name"] == ref["name"] and m["kind"] == "ConfigMap":
+                names |= set(m["data"])
+            if m["kind"] == "ExternalSecret" and m["spec"]["target"]["name"] == ref["name"]:
+                names |= set(m["spec"]["target"]["template"]["data"])
+    return names
+
+
+def test_every_contract_entry_cites_a_source() -> None:
+    c = twenty.contract()
+    for entry in c["env"] + c["routes"] + c["health"]:
+        assert entry.get("source"), entry
+    assert c["source_commit"] and c["version_source"]
+
+
+def test_every_env_var_set_is_read(env_cfg) -> None:
+    _, phases = env_cfg
+    known = {e["name"] for e in twenty.contract()["env"]}
+    for container in _containers(phases):
+        unread = _env_names(container, phases) - known
+        assert not unread, (
+            f"{container['name']} sets {sorted(unread)}, which the pinned release does not read"
+        )
+        assert not _env_names(container, phases) & set(twenty.contract()["not_read"])
+
+
+def test_every_required_env_var_is_set(env_cfg) -> None:
+    _, phases = env_cfg
+    required = {e["name"] for e in twenty.contract()["env"] if e["required"]}
+    for container in _containers(phases):
+        missing = required - _env_names(container, phases)
+        assert not missing, f"{container['name']} lacks {sorted(missing)}"
+
+
+def test_entrypoint_flags_only_where_the_entrypoint_runs(env_cfg) -> None:
+    _, phases = env_cfg
+    flags = set(twenty.contract()["runtime"]["entrypoint_flags"])
+    for container in _containers(phases):
+        names = {e["name"] for e in container.get("env", [])}
+        if "command" in container:
+            assert not names & flags, f"{container['name']} bypasses the entrypoint"
+        else:
+            assert flags <= names
+
+
+def test_every_api_route_reaches_the_backend(env_cfg) -> None:
+    cfg, _ = env_cfg
+    for route in twenty.contract()["routes"]:
+        if not route["api"]:
+            continue
+        probes = [route["prefix"], route["prefix"] + "/x"]
+        for path in probes:
+            if path == route["prefix"] and not any(p == path for p in cfg.edge.backend_paths):
+                continue  # the bare prefix is only served as a sub-path (e.g. /rest/...)
+            assert any(fnmatch.fnmatchcase(path, p) for p in cfg.edge.backend_paths), (
+                f"{path} would land on the frontend tier (no Pod Identity, no egress)"
+            )
+
+
+def test_pool_size_and_budget_follow_config(env_cfg) -> None:
+    cfg, phases = env_cfg
+    for d in (m for m in phases["workloads"] if m["kind"] == "Deployment"):
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        pool = getattr(cfg.workloads, d["metadata"]["name"]).db_pool_size
+        assert env["PG_POOL_MAX_CONNECTIONS"] == str(pool)
+    assert cfg.connection_budget().fits
+
+
+def test_migration_job_runs_the_contract_commands(env_cfg) -> None:
+    _, phases = env_cfg
+    (job,) = phases["migration"]
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    commands = twenty.contract()["commands"]
+    order = [
+        script.index(commands[k]) for k in ("setup", "upgrade", "cache_flush", "cron_registration")
+    ]
+    assert order == sorted(order)
+
+
+@pytest.mark.parametrize(
+    ("deployed", "target", "refused"),
+    [
+        ("v2.20.0", "v2.33.0", False),
+        ("v1.23.0", "v2.33.0", False),
+        ("v1.14.0", "v2.33.0", True),
+        ("v1.14.0", "v1.15.0", False),
+        ("v2.33.0", "v2.32.0", True),
+        ("v2.33.0", "v2.33.0", False),
+    ],
+)
+def test_upgrade_rule(deployed: str, target: str, refused: bool) -> None:
+    assert (twenty.upgrade_problem(deployed, target) is not None) is refused
