@@ -44,6 +44,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    # A bad config is refused in a second, before the CDK's imports (several seconds) run;
+    # synth_estate loads it again through the same loader.
+    if args.env:
+        load_environment(args.env)
+    else:
+        load_all(environment_files())
     from infra.synth import synth_estate
 
     print(synth_estate(env=args.env, outdir=args.outdir))

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from aws_cdk import App
 
-from infra.config import ConfigError, environment_files, load_all
+from infra import config
+from infra.app import build_app, cdk_context
+from infra.cli import main
+from infra.config import ConfigError
 from tests.conftest import ALL_CONFIGS as CONFIGS
 from tests.conftest import ROOT
 
@@ -18,16 +25,54 @@ CASES = sorted(p.name for p in BAD.iterdir() if p.is_dir())
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 12
+    assert len(CASES) >= 40
+
+
+# Model class names must never reach a user (pydantic's "instance of NetworkConfig").
+_CLASS_NAMES = re.compile(
+    r"\b(" + "|".join(n for n in dir(config) if n.endswith(("Config", "Package"))) + r")\b"
+)
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_config_reports_exact_lines(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_config_reports_exact_lines(
+    case: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m infra validate` (in-process): exit 2, the expected lines, fast, no traceback."""
     monkeypatch.chdir(BAD / case)
+    started = time.monotonic()
+    code = main(["validate", *(str(p) for p in sorted(Path("config").glob("*.yaml")))])
+    elapsed = time.monotonic() - started
+    lines = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert lines == (BAD / case / "expected.txt").read_text().splitlines()
+    assert 1 <= len(lines) <= 3
+    assert elapsed < 2
+    for line in lines:
+        assert re.match(r"config/\w+\.yaml: (line \d+|\(file\)|[\w.\[\]-]+): \S", line), line
+        assert not _CLASS_NAMES.search(line), line
+        assert "Traceback" not in line
+
+
+@pytest.fixture(scope="module")
+def empty_app() -> App:
+    return App(context=cdk_context())
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["billion_laughs", "not_utf8", "duplicate_key", "region_unknown", "vpc_ranges_collide"],
+)
+def test_synth_path_reports_the_same_lines_before_building(
+    case: str, empty_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """app.py and `python -m infra synth` build through build_app: same lines, nothing built."""
+    monkeypatch.chdir(BAD / case)
+    env = sorted(Path("config").glob("*.yaml"))[-1].stem
     with pytest.raises(ConfigError) as caught:
-        load_all(environment_files(Path("config")))
-    expected = (BAD / case / "expected.txt").read_text().splitlines()
-    assert caught.value.lines == expected
+        build_app(empty_app, env, config_dir=Path("config"))
+    assert caught.value.lines == (BAD / case / "expected.txt").read_text().splitlines()
+    assert not empty_app.node.children
 
 
 def test_seed_values() -> None:
@@ -81,24 +126,48 @@ def test_cli_bad_arguments_exit_2_in_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_cdk_app_reports_bad_config_and_exits_2(tmp_path: Path) -> None:
-    """app.py (what `cdk synth` runs) fails with the same line, before synthesizing."""
-    shutil.copy(ROOT / "app.py", tmp_path / "app.py")
-    shutil.copytree(ROOT / "infra", tmp_path / "infra")
-    shutil.copy(ROOT / "cdk.json", tmp_path / "cdk.json")
-    shutil.copytree(BAD / "subnet_outside_vpc" / "config", tmp_path / "config")
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=tmp_path,
-        env={"CDK_CONTEXT_JSON": '{"env": "qa"}', "PATH": str(Path(sys.executable).parent)},
-        capture_output=True,
-        text=True,
-        check=False,
+@pytest.fixture(scope="module")
+def bad_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the app whose config/dev.yaml names a region that does not exist."""
+    root = tmp_path_factory.mktemp("bad-checkout")
+    for name in ("app.py", "cdk.json"):
+        shutil.copy(ROOT / name, root / name)
+    shutil.copytree(ROOT / "infra", root / "infra", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(BAD / "region_unknown" / "config", root / "config")
+    (root / ".venv").symlink_to(ROOT / ".venv")
+    return root
+
+
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", str(cwd)),  # jsii's cache of extracted assemblies
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+    }
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=120
     )
+
+
+BAD_REGION_LINE = (BAD / "region_unknown" / "expected.txt").read_text().splitlines()[0]
+
+
+def test_infra_synth_reports_bad_config_and_exits_2(bad_checkout: Path) -> None:
+    result = _run([sys.executable, "-m", "infra", "synth", "--env", "dev"], bad_checkout)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        "config/qa.yaml: network.private_subnets[1]: 10.2.4.0/24 is not inside vpc_cidr 10.1.0.0/16"
-    ]
+    assert result.stderr.splitlines() == [BAD_REGION_LINE]
+
+
+def test_cdk_synth_reports_bad_config_before_synthesizing(bad_checkout: Path) -> None:
+    """The real CDK CLI: our line, then the CLI's own note that the app exited 2."""
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    result = _run([str(cdk), "synth", "-c", "env=dev", "--no-notices"], bad_checkout)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0] == BAD_REGION_LINE, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (bad_checkout / "cdk.out" / "manifest.json").exists()
 
 
 def test_unknown_environment_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

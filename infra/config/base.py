@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    model_validator,
 )
+from pydantic.fields import FieldInfo
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
@@ -50,10 +53,54 @@ class SubfieldError(ValueError):
         super().__init__("; ".join(f"{loc}: {msg}" for loc, msg in problems))
 
 
+def _model_default(field: FieldInfo) -> BaseModel | None:
+    """The field's default when it is a model instance (given directly or by a factory)."""
+    if field.default_factory_takes_validated_data:
+        return None
+    default = field.get_default(call_default_factory=True)
+    return default if isinstance(default, BaseModel) else None
+
+
+def _merge(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """`given` over `defaults`, mapping by mapping: what the user wrote always wins."""
+    merged = dict(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 class Strict(BaseModel):
-    """Base of every config model: unknown keys are errors, models are immutable."""
+    """Base of every config model: unknown keys are errors, models are immutable.
+
+    A nested model's default may differ from its class defaults (`startup` probes default to
+    `ProbeConfig(failure_threshold=60)`, the frontend target group to port 3001). When the user
+    gives only part of such a mapping, the fields they left out take the field's documented
+    default, not the class's: the explicitly set values of the default are merged under theirs.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_mappings_keep_field_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        merged = None
+        for name, field in cls.model_fields.items():
+            given = data.get(name)
+            if not isinstance(given, dict):
+                continue
+            default = _model_default(field)
+            if default is None:
+                continue
+            defaults = default.model_dump(exclude_unset=True)
+            if defaults:
+                merged = merged if merged is not None else dict(data)
+                merged[name] = _merge(defaults, given)
+        return merged if merged is not None else data
 
 
 def check_sizes(min_size: int, desired: int, max_size: int) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from pydantic import (
 )
 
 from infra import capacity, twenty
+from infra.config import aws_names
 from infra.config.base import Site, Strict, SubfieldError
 from infra.config.cicd import CicdConfig
 from infra.config.cluster import ClusterConfig
@@ -25,7 +26,6 @@ from infra.config.network import NetworkConfig
 from infra.config.workloads import WorkloadsConfig
 
 REQUIRED_TAGS = ("Project", "Environment", "Owner", "CostCenter")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,14}$")
 
 
@@ -37,15 +37,17 @@ class EnvironmentConfig(Strict):
         description="AWS account id, 12 digits, quoted. The committed ids are examples: "
         "replace them."
     )
-    region: str = Field(description="AWS region, e.g. sa-east-1.")
+    region: str = Field(
+        description="AWS region, e.g. sa-east-1; checked against botocore's endpoint data."
+    )
     availability_zones: list[str] = Field(
         description="Exactly two availability zones of `region`, e.g. [sa-east-1a, sa-east-1b]; "
-        "explicit so that synth needs no AWS lookup."
+        "explicit so that synth needs no AWS lookup; checked against cfn-lint's zone list."
     )
     domain_name: str = Field(description="DNS name the CRM is served on, lower-case.")
     tags: dict[str, str] = Field(
-        description="Tags applied to every resource; must include Project, Environment (equal to "
-        "`name`), Owner and CostCenter."
+        description="Tags applied to every resource; must include Project, Owner and CostCenter. "
+        "Environment is derived from `name`; leave it out (if given, it must equal `name`)."
     )
     network: NetworkConfig = Field(description="The VPC and its subnets.")
     cluster: ClusterConfig = Field(description="The EKS cluster and its node groups.")
@@ -76,6 +78,17 @@ class EnvironmentConfig(Strict):
         "from a workstation with `make deploy`.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_tag_from_name(cls, data: Any) -> Any:
+        """tags.Environment is `name`: derived, so a file never has to repeat it."""
+        if not isinstance(data, dict):
+            return data
+        tags, name = data.get("tags"), data.get("name")
+        if isinstance(tags, dict) and "Environment" not in tags and isinstance(name, str):
+            return {**data, "tags": {**tags, "Environment": name}}
+        return data
+
     @field_validator("account", mode="before")
     @classmethod
     def _account_quoted(cls, value: Any) -> Any:
@@ -96,9 +109,10 @@ class EnvironmentConfig(Strict):
 
     @field_validator("region")
     @classmethod
-    def _region_shape(cls, value: str) -> str:
-        if not _REGION.match(value):
-            raise ValueError(f"{value!r} is not an AWS region name such as sa-east-1")
+    def _region_known(cls, value: str) -> str:
+        problem = aws_names.region_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("domain_name")
@@ -120,11 +134,7 @@ class EnvironmentConfig(Strict):
             )
         if len(set(zones)) != len(zones):
             problems.append(("availability_zones", "lists a zone twice; give two different zones"))
-        for i, zone in enumerate(zones):
-            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
-                problems.append(
-                    (f"availability_zones[{i}]", f"{zone!r} is not a zone of {self.region}")
-                )
+        problems.extend(self._aws_name_problems())
         for key in REQUIRED_TAGS:
             if key not in self.tags:
                 problems.append(("tags", f"{key} is missing; add it"))
@@ -157,10 +167,42 @@ class EnvironmentConfig(Strict):
         problems.extend(self._connection_problems())
         env_tag = self.tags.get("Environment")
         if env_tag is not None and env_tag != self.name:
-            problems.append(("tags.Environment", f"{env_tag!r} must equal name {self.name!r}"))
+            problems.append(
+                (
+                    "tags.Environment",
+                    f"{env_tag!r} differs from name {self.name!r}; remove it (it is derived "
+                    "from name)",
+                )
+            )
         if problems:
             raise SubfieldError(problems)
         return self
+
+    def _aws_name_problems(self) -> list[tuple[str, str]]:
+        """Zones, instance types and node types that AWS's own lists do not have."""
+        checks = [
+            (f"availability_zones[{i}]", aws_names.zone_problem(zone, self.region))
+            for i, zone in enumerate(self.availability_zones)
+        ]
+        checks.append(
+            ("database.instance_type", aws_names.instance_type_problem(self.database.instance_type))
+        )
+        for tier in capacity.TIERS:
+            group = getattr(self.cluster.node_groups, tier)
+            checks.extend(
+                (
+                    f"cluster.node_groups.{tier}.instance_types[{i}]",
+                    aws_names.instance_type_problem(name),
+                )
+                for i, name in enumerate(group.instance_types)
+            )
+        checks.append(
+            (
+                "redis.node_type",
+                aws_names.cache_node_type_problem(self.redis.node_type, self.region),
+            )
+        )
+        return [(loc, problem) for loc, problem in checks if problem]
 
     def node_overhead(self) -> capacity.Allocatable:
         """What every node's DaemonSets take, as configured."""
@@ -224,6 +266,8 @@ class EnvironmentConfig(Strict):
         for tier, names in capacity.TIERS.items():
             group = getattr(self.cluster.node_groups, tier)
             unknown = [t for t in group.instance_types if t not in capacity.INSTANCE_TYPES]
+            if any(aws_names.instance_type_problem(t) for t in unknown):
+                continue  # reported by _aws_name_problems
             if unknown:
                 problems.append(
                     (

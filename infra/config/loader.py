@@ -1,59 +1,24 @@
-"""Reading config/<name>.yaml into an EnvironmentConfig; every problem becomes one line."""
+"""Reading config/<name>.yaml into an EnvironmentConfig; every problem becomes one line.
+
+The single path from a file to a config: `python -m infra validate`, `python -m infra synth`
+and `cdk synth` (app.py) all call `load_environment`/`load_all`, so a bad file gives the same
+line everywhere, before any construct exists. Reading is `yaml_source` (hostile files), wording
+is `messages` (pydantic errors), the checks themselves live on the models.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import yaml
 from pydantic import (
     ValidationError,
 )
 
-from infra.config.base import CONFIG_DIR, ConfigError, SubfieldError
+from infra.config.base import CONFIG_DIR, ConfigError
 from infra.config.environment import EnvironmentConfig
-
-
-def _format_loc(loc: Iterable[str | int]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _join(base: str, sub: str) -> str:
-    if not sub:
-        return base
-    if not base:
-        return sub
-    return base + sub if sub.startswith("[") else f"{base}.{sub}"
-
-
-_FIXES = {
-    "extra_forbidden": "unknown key; remove it or correct its spelling (docs/config-reference.md)",
-    "missing": "is required; add it (docs/config-reference.md)",
-}
-
-
-def _error_lines(label: str, exc: ValidationError) -> Iterator[str]:
-    for error in exc.errors(include_url=False):
-        loc = _format_loc(error["loc"])
-        cause = (error.get("ctx") or {}).get("error")
-        if isinstance(cause, SubfieldError):
-            for sub, message in cause.problems:
-                yield f"{label}: {_join(loc, sub)}: {message}"
-            continue
-        fix = _FIXES.get(error["type"])
-        if fix is not None:
-            message = fix
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            if "input" in error and error["type"] not in ("value_error",):
-                message = f"{error['input']!r}: {message}"
-        yield f"{label}: {loc or '(file)'}: {message}"
+from infra.config.messages import error_lines
+from infra.config.yaml_source import read_yaml
 
 
 def display_path(path: Path) -> str:
@@ -67,28 +32,23 @@ def display_path(path: Path) -> str:
 def load_config(path: Path) -> EnvironmentConfig:
     """Parse and validate one environment file; raise ConfigError with one line per problem."""
     label = display_path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except OSError as exc:
+    document = read_yaml(path, label)
+    if not isinstance(document.data, dict):
         raise ConfigError(
-            [f"{label}: cannot read the file ({exc.strerror}); check the path"]
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "somewhere"
-        raise ConfigError(
-            [f"{label}: (file): is not valid YAML at {where}; fix the syntax"]
-        ) from None
-    if not isinstance(raw, dict):
-        raise ConfigError([f"{label}: (file): must be a mapping of keys to values"])
-    try:
-        cfg = EnvironmentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_error_lines(label, exc)) from None
-    if cfg.name != path.stem:
-        raise ConfigError(
-            [f"{label}: name: {cfg.name!r} must equal the file name {path.stem!r}; rename one"]
+            [f"{label}: (file): must be a mapping of keys to values (name: ..., region: ...)"]
         )
+    name = document.data.get("name")
+    if isinstance(name, str) and name != path.stem:
+        # First: every other check (tags, VPC ranges) would blame the wrong value.
+        raise ConfigError(
+            [f"{label}: name: {name!r} must equal the file name {path.stem!r}; rename one"]
+        )
+    try:
+        cfg = EnvironmentConfig.model_validate(document.data)
+    except ValidationError as exc:
+        raise ConfigError(
+            error_lines(label, exc, EnvironmentConfig, document.data, document.scalars)
+        ) from None
     return cfg
 
 
