@@ -124,6 +124,13 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         database_instance=database.instance,
         backup_vault=database.backup_vault,
         redis_node_ids=data.redis_node_ids,
+        cluster=cluster.control_plane.handle,
+        cluster_name=cluster.cluster.cluster_name,
+        cluster_arn=cluster.cluster.cluster_arn,
+        cluster_security_group_id=cluster.cluster.cluster_security_group_id,
+        private_subnet_ids=[s.subnet_id for s in network.vpc.private_subnets],
+        certificate=dns.certificate,
+        web_acl=edge.web_acl,
     )
     return Estate(
         config=cfg,

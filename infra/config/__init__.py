@@ -56,7 +56,7 @@ from infra.config.loader import (
     load_config,
     load_environment,
 )
-from infra.config.monitoring import MonitoringConfig
+from infra.config.monitoring import GrafanaConfig, MonitoringConfig, ServiceLevelConfig
 from infra.config.network import NetworkConfig
 from infra.config.workloads import (
     NodeOverheadConfig,
@@ -91,7 +91,9 @@ __all__ = [
     "EdgeConfig",
     "EnvironmentConfig",
     "HealthCheckConfig",
+    "GrafanaConfig",
     "MonitoringConfig",
+    "ServiceLevelConfig",
     "NetworkConfig",
     "NodeGroupConfig",
     "NodeGroupsConfig",
