@@ -1,4 +1,4 @@
-"""`twenty-<env>-monitoring`: alarms, Prometheus, dashboards; everything pages one topic (MON-100)."""
+"""`twenty-<env>-monitoring`: alarms, Prometheus, dashboards; all page one topic (MON-100)."""
 
 from __future__ import annotations
 
