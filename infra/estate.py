@@ -130,7 +130,7 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         cluster_security_group_id=cluster.cluster.cluster_security_group_id,
         private_subnet_ids=[s.subnet_id for s in network.vpc.private_subnets],
         certificate=dns.certificate,
-        web_acl=edge.web_acl,
+        web_acl_metric_name=edge.web_acl_metric_name,
     )
     return Estate(
         config=cfg,

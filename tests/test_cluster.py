@@ -503,6 +503,7 @@ def test_cluster_log_groups_exist_before_the_cluster_with_our_key(
         r["Properties"]["LogGroupName"]: (lid, r)
         for lid, r in resources.items()
         if r["Type"] == "AWS::Logs::LogGroup"
+        and isinstance(r["Properties"].get("LogGroupName"), str)
     }
     name = f"twenty-{env}"
     expected = {f"/aws/eks/{name}/cluster"} | {

@@ -249,7 +249,11 @@ def test_cluster_certificate_and_waf_alarms(synthesized: SynthesizedEstate, env:
     assert cert["ComparisonOperator"] == "LessThanOrEqualToThreshold"
     waf = alarms[f"twenty-{env}-waf-blocked-spike"]
     assert waf["Namespace"] == "AWS/WAFV2"
-    assert {d["Name"] for d in waf["Dimensions"]} == {"WebACL", "Region", "Rule"}
+    assert {d["Name"]: d["Value"] for d in waf["Dimensions"]} == {
+        "WebACL": f"twenty-{env}-edge",
+        "Region": "sa-east-1",
+        "Rule": "ALL",
+    }
 
 
 def test_prometheus_workspace_scraper_and_collector_access(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Fn
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -10,7 +10,6 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.config import MonitoringConfig, Site
@@ -55,7 +54,7 @@ class MonitoringStack(EstateStack):
         cluster_security_group_id: str,
         private_subnet_ids: list[str],
         certificate: acm.ICertificate,
-        web_acl: wafv2.CfnWebACL,
+        web_acl_metric_name: str,
     ) -> None:
         super().__init__(
             scope,
@@ -164,12 +163,11 @@ class MonitoringStack(EstateStack):
             comparison=_AT_OR_BELOW,
             evaluation_periods=1,
         )
-        # Ref of a web ACL is "<name>|<id>|<scope>"; WAF's metrics carry the name.
-        self.web_acl_name = Fn.select(0, Fn.split("|", web_acl.ref))
+        # WAF's metrics carry the web ACL's visibility metric name as the WebACL dimension.
         self.waf_blocked = cloudwatch.Metric(
             namespace="AWS/WAFV2",
             metric_name="BlockedRequests",
-            dimensions_map={"WebACL": self.web_acl_name, "Region": self.region, "Rule": "ALL"},
+            dimensions_map={"WebACL": web_acl_metric_name, "Region": self.region, "Rule": "ALL"},
             statistic="Sum",
             period=self._period,
         )
