@@ -9,12 +9,11 @@ and use them.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.constructs.encrypted_log_group import retention_days
+from infra.constructs.encrypted_log_group import allow_cloudwatch_logs, retention_days
 from infra.constructs.stateful import retained_key
 
 # Log groups the amazon-cloudwatch-observability add-on writes: pod stdout/stderr
@@ -43,36 +42,13 @@ class ClusterLogGroups(Construct):
 
     def __init__(self, scope: Construct, id: str, *, cluster_name: str, retention: int) -> None:
         super().__init__(scope, id)
-        stack = Stack.of(self)
         self.key = retained_key(
             self,
             "Key",
             description=f"Encrypts the log groups of EKS cluster {cluster_name}",
             logical_id="ClusterLogsKey",
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        allow_cloudwatch_logs(self.key)
         self.control_plane = self._group(
             "ControlPlane", control_plane_log_group_name(cluster_name), retention
         )
