@@ -8,6 +8,9 @@ they can be read without Python.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from infra import twenty
 
 MONITORING_DIR = Path(__file__).resolve().parents[1] / "monitoring"
 SCRAPE_CONFIG = MONITORING_DIR / "scrape.yaml"
@@ -19,8 +22,12 @@ DASHBOARDS_DIR = MONITORING_DIR / "dashboards"
 # ClusterRole bound to it; names from the Amazon Managed Service for Prometheus user guide.
 COLLECTOR_USER = "aps-collector-user"
 COLLECTOR_ROLE = "aps-collector-role"
-# Port of Twenty's OpenTelemetry Prometheus exporter (METER_DRIVER=prometheus).
-TWENTY_METRICS_PORT = 9464
+# Twenty's Prometheus exporter (METER_DRIVER=prometheus): port, path and the series it
+# exports, as read from the pinned release's source (infra/twenty/contract.yaml).
+TWENTY_METRICS: dict[str, Any] = twenty.contract()["metrics"]
+TWENTY_METRICS_PORT: int = TWENTY_METRICS["port"]
+# The container port name the scrape job `twenty` keeps (k8s/_pod.j2 declares it).
+TWENTY_METRICS_PORT_NAME = "metrics"
 
 
 def rule_files() -> list[Path]:

@@ -96,8 +96,44 @@ def test_scraper_reads_kubelet_cadvisor_state_metrics_and_twenty() -> None:
         assert jobs[name]["kubernetes_sd_configs"] == [{"role": "node"}]
     ksm = jobs["kube-state-metrics"]["kubernetes_sd_configs"][0]
     assert ksm["namespaces"]["names"] == [KSM_NAMESPACE]
-    twenty = jobs["twenty"]["relabel_configs"]
-    assert any(r.get("replacement") == f"$1:{prometheus.TWENTY_METRICS_PORT}" for r in twenty)
+
+
+def test_twenty_job_keeps_the_exporter_port_of_twenty_pods_only() -> None:
+    """The pod role yields one target per declared container port, addressed <pod IP>:<port>;
+    the job must keep Twenty's pods and, of them, only the port k8s/_pod.j2 names `metrics`
+    (the Jobs' pods and the http port serve no metrics)."""
+    job = _jobs()["twenty"]
+    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert job.get("metrics_path", "/metrics") == prometheus.TWENTY_METRICS["path"]
+    keeps = {
+        tuple(r["source_labels"]): r["regex"]
+        for r in job["relabel_configs"]
+        if r.get("action") == "keep"
+    }
+    assert keeps[("__meta_kubernetes_pod_container_port_name",)] == (
+        prometheus.TWENTY_METRICS_PORT_NAME
+    )
+    name_keep = keeps[
+        ("__meta_kubernetes_namespace", "__meta_kubernetes_pod_label_app_kubernetes_io_name")
+    ]
+    assert name_keep == "twenty-.+;twenty"
+    # No rule rewrites the address: the declared port is the one scraped.
+    assert not any(r.get("target_label") == "__address__" for r in job["relabel_configs"])
+
+
+def test_twenty_rules_read_series_twenty_exports() -> None:
+    """Every Twenty series the rule tests feed (and so the rules match) is one the pinned
+    release exports (contract `metrics.series`); the rest come from kube-state-metrics."""
+    exported = {s["name"] for s in prometheus.TWENTY_METRICS["series"]}
+    tests = yaml.safe_load((prometheus.RULE_TESTS_DIR / "twenty.test.yaml").read_text())
+    fed = {
+        series["series"].split("{")[0] for case in tests["tests"] for series in case["input_series"]
+    }
+    assert {"job_failed_total", "job_completed_total", "twenty_queue_jobs_waiting_total"} <= fed
+    assert {name for name in fed if not name.startswith("kube_")} <= exported
+    rules = (prometheus.RULES_DIR / "twenty.yaml").read_text()
+    for name in fed:
+        assert name in rules, f"{name} is fed to the tests but no rule reads it"
 
 
 # --- Grafana dashboards --------------------------------------------------------------------
