@@ -8,7 +8,8 @@ import pytest
 from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 
-from tests.conftest import SynthesizedEstate
+from infra.naming import stack_name, stack_parts
+from tests.conftest import CONFIGS, SynthesizedEstate
 
 # CDK-generated patterns cfn-lint flags although they are intended:
 IGNORED = [
@@ -20,19 +21,13 @@ IGNORED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def findings(synthesized: SynthesizedEstate) -> dict[str, list[str]]:
-    result = {}
-    for name in synthesized.stack_names:
-        template = synthesized.template_json(name)
-        region = synthesized.assembly.get_stack_by_name(name).environment.region
-        matches = lint(
-            json.dumps(template),
-            config=ManualArgs(regions=[region], ignore_checks=IGNORED),
-        )
-        result[name] = [f"{m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches]
-    return result
+# One test per stack, so that pytest-xdist spreads the linting over its workers.
+STACKS = [stack_name(env, part) for env, cfg in CONFIGS.items() for part in stack_parts(cfg)]
 
 
-def test_no_cfn_lint_findings(findings: dict[str, list[str]]) -> None:
-    assert {name: found for name, found in findings.items() if found} == {}
+@pytest.mark.parametrize("name", STACKS)
+def test_no_cfn_lint_findings(synthesized: SynthesizedEstate, name: str) -> None:
+    template = synthesized.template_json(name)
+    region = synthesized.assembly.get_stack_by_name(name).environment.region
+    matches = lint(json.dumps(template), config=ManualArgs(regions=[region], ignore_checks=IGNORED))
+    assert [f"{m.rule.id} {m.message} at {'/'.join(map(str, m.path))}" for m in matches] == []
