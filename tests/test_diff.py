@@ -23,7 +23,7 @@ from infra.review.command import Outcome, compare, environment_report, outcome
 from infra.review.guard import AllowListError, parse_allow_list
 from infra.review.promotion import by_design, config_differences, normalize
 from infra.review.replacement import Effect, changed_paths, property_effect
-from infra.review.report import COLUMNS
+from infra.review.report import COLUMNS, COST_COLUMNS
 from infra.review.stateful import STATEFUL_TYPES
 from infra.review.templates import diff_templates
 from tests.conftest import ALL_CONFIGS, ROOT
@@ -232,11 +232,13 @@ def test_report_tables_are_well_formed_markdown(tmp_path: Path) -> None:
                 assert previous == "", "a table needs a blank line before it"
                 tables.append([])
             tables[-1].append(line)
-    assert len(tables) == 2  # one per changed stack
+    headers = [tuple(c.strip() for c in _cells(rows[0])) for rows in tables]
+    assert headers.count(COLUMNS) == 2  # one per changed stack
+    assert headers.count(COST_COLUMNS) == 1  # the stacks whose estimate moved
     for rows in tables:
         header, separator, *body = rows
         columns = _cells(header)
-        assert len(columns) == len(COLUMNS)
+        assert len(columns) in (len(COLUMNS), len(COST_COLUMNS))
         assert all(re.fullmatch(r"\s*:?-{3,}:?\s*", c) for c in _cells(separator))
         assert len(_cells(separator)) == len(columns)
         assert body and all(len(_cells(row)) == len(columns) for row in body)

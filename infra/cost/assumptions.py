@@ -13,7 +13,7 @@ HOURS_PER_MONTH = 730  # AWS's own convention on its pricing pages (8760 h / 12)
 
 
 def _assumed(value: float, doc: str) -> float:
-    return field(default=value, metadata={"doc": " ".join(doc.split())})  # type: ignore[no-any-return]
+    return field(default=value, metadata={"doc": " ".join(doc.split())})
 
 
 @dataclass(frozen=True)

@@ -132,11 +132,11 @@ def load_prices(region: str, directory: Path = PRICE_DIR) -> PriceBook:
     )
 
 
-def dump_prices(book: PriceBook, currency: str = CURRENCY, **extra: Any) -> str:
+def dump_prices(book: PriceBook, **extra: Any) -> str:
     """The price file text of `book` (sorted keys, stable for review)."""
     data: dict[str, Any] = {
         "region": book.region,
-        "currency": currency,
+        "currency": CURRENCY,
         "as_of": book.as_of,
         "source": book.source,
         **({"caveat": book.caveat} if book.caveat else {}),
