@@ -146,12 +146,15 @@ def render_diagram(env: str, stacks: Mapping[str, Template]) -> str:
         out.append(f'            {p}_IGW["Internet gateway"]')
     out += list(_subnets(estate, p))
     groups = list(_node_groups(estate, p))
-    for cluster in estate.of("AWS::EKS::Cluster"):
+    clusters = estate.of("AWS::EKS::Cluster")
+    for cluster in clusters:
         title = f"EKS {_text(cluster.props.get('Name'))} v{_text(cluster.props.get('Version'))}"
         out.append(f'            subgraph {p}_EKS["{title}"]')
         out.append(f'                {p}_CP["Control plane"]')
         out += [f"                {node}[{label}]" for node, label in groups]
         out.append("            end")
+    if not clusters:  # node groups of a cluster defined elsewhere
+        out += [f"            {node}[{label}]" for node, label in groups]
     hosts = estate.of("AWS::EC2::Instance")
     if hosts:
         out.append(f'            subgraph {p}_DB["Database"]')
@@ -199,7 +202,8 @@ def render_diagram(env: str, stacks: Mapping[str, Template]) -> str:
             out.append(f"    {node} --> {p}_REDIS_1")
     fill, stroke = COLOURS.get(env, OTHER_COLOUR)
     out += ["", f"    classDef {env} fill:{fill},stroke:{stroke}"]
-    groups_styled = [p, f"{p}_VPC", f"{p}_EKS", f"{p}_MON"] + ([f"{p}_DB"] if hosts else [])
+    groups_styled = [p, f"{p}_VPC", f"{p}_MON"] + ([f"{p}_EKS"] if clusters else [])
+    groups_styled += [f"{p}_DB"] if hosts else []
     out.append(f"    class {','.join(groups_styled)} {env}")
     return "\n".join(out) + "\n"
 

@@ -559,3 +559,40 @@ def test_new_subnet_in_the_same_vpc_updates_the_cluster_in_place() -> None:
     )
     assert changes["Nodes"][0] == "replaced"
     assert result.exit_code == 0
+
+
+def test_node_group_desired_size_shows_its_cost_change(tmp_path: Path) -> None:
+    from infra.cost.assumptions import HOURS_PER_MONTH
+    from infra.cost.estimate import signed
+    from infra.cost.prices import load_prices
+
+    new = _base_stacks()
+    new[CLUSTER]["Resources"]["FrontendNodes"]["Properties"]["ScalingConfig"]["DesiredSize"] = 4
+    result = _diff(tmp_path, new)
+    book = load_prices(ALL_CONFIGS[ENV].region)
+    # two more t3.medium, each with EKS's default 20 GiB gp3 root volume
+    delta = 2 * (
+        book.instances["t3.medium"] * HOURS_PER_MONTH + 20 * book.rates["ebs.gp3.gib_month"]
+    )
+    summary = result.report.splitlines()[2]
+    assert f"cost change: {signed(delta)} USD/month at desired" in summary
+    assert "±0.00 at max" in summary  # the max size did not move
+    row = next(line for line in result.report.splitlines() if line.startswith(f"| {CLUSTER} "))
+    assert signed(delta) in row
+    assert "docs/estate/dev.md" in result.report  # the diagram is linked, and redrawn:
+    assert "```mermaid" in result.report and "t3.medium x4" in result.report
+
+
+def test_unchanged_estate_links_its_diagram_without_redrawing(tmp_path: Path) -> None:
+    result = _diff(tmp_path, _base_stacks())
+    assert "### Estate diagram ([docs/estate/dev.md](docs/estate/dev.md))" in result.report
+    assert "```mermaid" not in result.report
+    assert "cost change: ±0.00 USD/month at desired" in result.report
+
+
+def test_new_node_group_redraws_the_estate_diagram(tmp_path: Path) -> None:
+    new = _base_stacks()
+    new[CLUSTER]["Resources"]["FrontendNodes"]["Properties"]["InstanceTypes"] = ["t3.large"]
+    result = _diff(tmp_path, new)
+    assert "```mermaid" in result.report
+    assert "t3.large x2" in result.report
