@@ -230,3 +230,48 @@ def test_synth_summary_has_a_cost_column(synthesized: SynthesizedEstate) -> None
             assert line.rstrip().endswith("USD/month")
     assert text.count("USD/month at desired") == len(estates)
     assert "not priced" not in text
+
+
+def _assembly(directory: Path, templates: dict[str, dict[str, Any]]) -> Path:
+    """A cloud assembly written now: newer than every synth input, so the CLI reuses it."""
+    directory.mkdir()
+    artifacts = {}
+    for name, template in templates.items():
+        (directory / f"{name}.template.json").write_text(json.dumps(template))
+        artifacts[name] = {
+            "type": "aws:cloudformation:stack",
+            "environment": f"aws://111111111111/{REGION}",
+            "properties": {"templateFile": f"{name}.template.json", "stackName": name},
+        }
+    (directory / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    return directory
+
+
+def test_cost_and_diagram_commands_reuse_a_current_assembly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from infra.cli import main
+
+    outdir = _assembly(
+        tmp_path / "cdk.out",
+        {
+            "twenty-dev-cluster": _template(Nodes=NODE_GROUP, Launch=LAUNCH),
+            "twenty-dev-odd": _template(Odd={"Type": "AWS::Example::Thing"}),
+        },
+    )
+    assert main(["cost", "--env", "dev", "--outdir", str(outdir)]) == 0
+    out, err = capsys.readouterr()
+    assert "using" in err and "synthesizing" not in err
+    assert "twenty-dev-cluster" in out and "total USD/month" in out
+    assert "not priced: twenty-dev-odd/Odd (AWS::Example::Thing)" in out
+    assert main(["cost", "--env", "dev", "--outdir", str(outdir), "--strict"]) == 1
+    docs = tmp_path / "estate"
+    assert main(["diagram", "--env", "dev", "--outdir", str(outdir), "--docs-dir", str(docs)]) == 0
+    assert "t3.medium x2" in (docs / "dev.md").read_text()
+
+
+def test_cost_command_bad_input_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from infra.cli import main
+
+    assert main(["cost", "--env", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
