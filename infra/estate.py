@@ -178,6 +178,7 @@ class EstateParts:
     @cached_property
     def monitoring(self) -> MonitoringStack:
         edge, database, data = self.edge, self.database, self.data
+        network, dns, cluster = self.network, self.dns, self.cluster
         return MonitoringStack(
             self.scope,
             site=self.cfg.site,
@@ -190,6 +191,13 @@ class EstateParts:
             database_instance=database.instance,
             backup_vault=database.backup_vault,
             redis_node_ids=data.redis_node_ids,
+            cluster=cluster.control_plane.handle,
+            cluster_name=cluster.cluster.cluster_name,
+            cluster_arn=cluster.cluster.cluster_arn,
+            cluster_security_group_id=cluster.cluster.cluster_security_group_id,
+            private_subnet_ids=[s.subnet_id for s in network.vpc.private_subnets],
+            certificate=dns.certificate,
+            web_acl_metric_name=edge.web_acl_metric_name,
         )
 
 

@@ -23,6 +23,7 @@ from infra import twenty
 from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
 from infra.database_host import STANZA
 from infra.naming import namespace
+from infra.prometheus import TWENTY_METRICS, TWENTY_METRICS_PORT_NAME
 from infra.templating import template_environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "k8s"
@@ -191,6 +192,8 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "probe_cfg": inputs.workloads.probes,
         "deployments": _deployments(inputs.workloads),
         "migration_script": migration_script(),
+        "twenty_metrics": TWENTY_METRICS,
+        "twenty_metrics_port_name": TWENTY_METRICS_PORT_NAME,
         "database_ca_directory": DATABASE_CA_DIRECTORY,
         "database_url_tls": DATABASE_URL_TLS,
         "email": inputs.email,

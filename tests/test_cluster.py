@@ -333,6 +333,7 @@ def test_managed_addon_versions_pinned(synthesized, env: str, cfg: EnvironmentCo
         "kube-proxy": versions.kube_proxy,
         "eks-pod-identity-agent": versions.pod_identity_agent,
         "metrics-server": versions.metrics_server,
+        "amazon-cloudwatch-observability": versions.cloudwatch_observability,
     }
     assert all(a["ResolveConflicts"] == "OVERWRITE" for a in addons.values())
 
@@ -362,6 +363,10 @@ def test_helm_chart_versions_pinned(synthesized, env: str, cfg: EnvironmentConfi
         "cluster-autoscaler": (
             "https://kubernetes.github.io/autoscaler",
             versions.cluster_autoscaler,
+        ),
+        "kube-state-metrics": (
+            "https://prometheus-community.github.io/helm-charts",
+            versions.kube_state_metrics,
         ),
     }
 
@@ -481,9 +486,57 @@ def test_nag_acknowledgements_name_their_constructs(synthesized, env: str):
         "AwsLoadBalancerController/ServiceAccount/Role/DefaultPolicy",
         "ClusterAutoscaler/ServiceAccount/Role/DefaultPolicy",
         "ExternalSecrets/ServiceAccount/Role/DefaultPolicy",
+        "CloudWatchObservability/Role/DefaultPolicy",
     )
     assert stack.acknowledgements
     for ack in stack.acknowledgements:
         relative = ack.path.removeprefix(f"{stack.node.path}/")
         assert relative.startswith(allowed_paths), ack
         assert "IAM5" not in ack.rule_id or "[Resource::" in ack.rule_id, ack
+
+
+def test_cluster_log_groups_exist_before_the_cluster_with_our_key(
+    synthesized, env: str, cfg: EnvironmentConfig
+):
+    resources = synthesized.template_json(f"twenty-{env}-cluster")["Resources"]
+    groups = {
+        r["Properties"]["LogGroupName"]: (lid, r)
+        for lid, r in resources.items()
+        if r["Type"] == "AWS::Logs::LogGroup"
+        and isinstance(r["Properties"].get("LogGroupName"), str)
+    }
+    name = f"twenty-{env}"
+    expected = {f"/aws/eks/{name}/cluster"} | {
+        f"/aws/containerinsights/{name}/{kind}"
+        for kind in ("application", "dataplane", "host", "performance")
+    }
+    assert expected <= set(groups)
+    for group_name in expected:
+        _, group = groups[group_name]
+        assert group["Properties"]["RetentionInDays"] == cfg.cluster.log_retention_days
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ClusterLogsKey", "Arn"]}
+        assert group["DeletionPolicy"] == "Retain"
+    (cluster_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::EKS::Cluster"]
+    control_plane_id = groups[f"/aws/eks/{name}/cluster"][0]
+    assert control_plane_id in resources[cluster_id]["DependsOn"]
+
+
+def test_cloudwatch_agent_role_is_scoped(synthesized, env: str):
+    addon = _addons(synthesized, env)["amazon-cloudwatch-observability"]
+    (association,) = addon["PodIdentityAssociations"]
+    assert association["ServiceAccount"] == "cloudwatch-agent"
+    resources = synthesized.template_json(f"twenty-{env}-cluster")["Resources"]
+    role_id = association["RoleArn"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in resources[role_id]["Properties"]
+    (policy,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
+    statements = {
+        s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"] if "Sid" in s
+    }
+    assert statements["ContainerInsightsMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "ContainerInsights"}
+    }
+    assert "*" not in json.dumps(statements["WriteClusterLogGroups"]["Resource"]).replace(":*", "")

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from infra import capacity
+from infra import capacity, prometheus, twenty
 from infra.config import EnvironmentConfig
 from infra.manifests import (
     TEMPLATE_DIR,
@@ -251,7 +251,29 @@ def test_deployments_match_config(
         assert container["readinessProbe"]["httpGet"]["path"] == probes.readiness.path
         startup = container["startupProbe"]
         assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
-        assert container["ports"] == [{"name": "http", "containerPort": 3000, "protocol": "TCP"}]
+        assert container["ports"][0] == {"name": "http", "containerPort": 3000, "protocol": "TCP"}
+
+
+def test_server_and_worker_export_metrics(rendered: dict[str, list[dict[str, Any]]], env: str):
+    """Twenty's exporter port, named as the scrape job expects, on every long-running process
+    (server and worker), switched on by METER_DRIVER in the same container; never on Jobs."""
+    metrics = twenty.contract()["metrics"]
+    port = {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}
+    assert metrics["port"] == 9464 and prometheus.TWENTY_METRICS_PORT_NAME == "metrics"
+    deployments = _of_kind(rendered[env], "Deployment")
+    for name, deployment in deployments.items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert port in container["ports"], name
+        env_vars = {e["name"]: e.get("value") for e in container["env"]}
+        assert env_vars["METER_DRIVER"] == "prometheus", name
+    worker = deployments["worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["ports"] == [port]
+    jobs = [m for m in rendered[env] if m["kind"] == "Job"]
+    assert jobs
+    for job in jobs:
+        for container in job["spec"]["template"]["spec"]["containers"]:
+            assert "ports" not in container, job["metadata"]["name"]
+            assert "METER_DRIVER" not in {e["name"] for e in container.get("env", [])}
 
 
 def test_config_map_environment(
@@ -364,6 +386,26 @@ def test_network_policies(
     assert {p["port"] for p in data["ports"]} == {5432, 6379}
     dns = policies["allow-dns"]["spec"]["egress"][0]
     assert {p["port"] for p in dns["ports"]} == {53}
+    # The managed scraper (ENIs in the private subnets) reaches the exporter port of the
+    # server and worker pods, and nothing else is opened by this policy.
+    scraper = policies["allow-scraper-to-metrics"]["spec"]
+    assert scraper["policyTypes"] == ["Ingress"]
+    assert scraper["podSelector"]["matchExpressions"] == [
+        {
+            "key": "app.kubernetes.io/component",
+            "operator": "In",
+            "values": ["frontend", "backend", "worker"],
+        }
+    ]
+    (rule,) = scraper["ingress"]
+    assert [b["ipBlock"]["cidr"] for b in rule["from"]] == [
+        str(c) for c in cfg.network.private_subnets
+    ]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9464}]
+    for name, policy in policies.items():
+        for ingress in policy["spec"].get("ingress", []):
+            if {"protocol": "TCP", "port": 9464} in ingress.get("ports", []):
+                assert name == "allow-scraper-to-metrics"
     (smtp,) = policies["allow-smtp"]["spec"]["egress"]
     assert smtp["ports"] == [{"protocol": "TCP", "port": cfg.email.smtp_port}]
     assert policies["allow-smtp"]["spec"]["policyTypes"] == ["Egress"]

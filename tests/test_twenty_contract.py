@@ -53,6 +53,32 @@ def test_every_contract_entry_cites_a_source() -> None:
     assert c["source_commit"] and c["version_source"]
 
 
+def test_metrics_facts_cite_their_sources() -> None:
+    metrics = twenty.contract()["metrics"]
+    assert metrics["port"] == 9464 and metrics["path"] == "/metrics"
+    assert set(metrics["processes"]) == {"server", "worker"}
+    assert "packages/twenty-server/src/instrument.ts" in metrics["sources"]
+    # The variable that switches the exporter on is itself a contract entry (so it may be set).
+    assert metrics["env"] in {e["name"] for e in twenty.contract()["env"]}
+    for series in metrics["series"]:
+        assert series["source"] and series["type"] in {"counter", "gauge", "histogram"}, series
+        assert series["type"] != "counter" or series["name"].endswith("_total"), series
+
+
+def test_meter_driver_only_where_the_process_exports(env_cfg) -> None:
+    """METER_DRIVER acts in the server and the worker (they import instrument.ts): it is set
+    on exactly the containers that declare the exporter's port, with the value instrument.ts
+    matches exactly (split on ',', no trimming)."""
+    _, phases = env_cfg
+    metrics = twenty.contract()["metrics"]
+    for container in _containers(phases):
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        ports = {p["containerPort"] for p in container.get("ports", [])}
+        assert (metrics["env"] in env) is (metrics["port"] in ports), container["name"]
+        if metrics["env"] in env:
+            assert metrics["value"] in env[metrics["env"]].split(",")
+
+
 def test_every_env_var_set_is_read(env_cfg) -> None:
     _, phases = env_cfg
     known = {e["name"] for e in twenty.contract()["env"]}

@@ -58,7 +58,7 @@ from infra.config.loader import (
     load_config,
     load_environment,
 )
-from infra.config.monitoring import MonitoringConfig
+from infra.config.monitoring import GrafanaConfig, MonitoringConfig, ServiceLevelConfig
 from infra.config.network import NetworkConfig
 from infra.config.workloads import (
     NodeOverheadConfig,
@@ -96,6 +96,7 @@ __all__ = [
     "EmailConfig",
     "EnvironmentConfig",
     "GitHubRepositoryConfig",
+    "GrafanaConfig",
     "HealthCheckConfig",
     "MonitoringConfig",
     "NetworkConfig",
@@ -105,6 +106,7 @@ __all__ = [
     "ProbeConfig",
     "ProbesConfig",
     "RedisConfig",
+    "ServiceLevelConfig",
     "Site",
     "StorageConfig",
     "Strict",

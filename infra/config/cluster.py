@@ -12,7 +12,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra.config.base import Strict, SubfieldError, check_sizes
+from infra.config.base import Strict, SubfieldError, check_log_retention, check_sizes
 
 # Kubernetes minor versions in EKS standard support that the estate can run, each with the CDK
 # kubectl Lambda layer (package, class) that matches it. A version leaves this table when it
@@ -103,6 +103,16 @@ class AddonVersionsConfig(Strict):
     cluster_autoscaler: str = Field(
         default="9.52.1", description="Helm chart version of autoscaler/cluster-autoscaler."
     )
+    cloudwatch_observability: str = Field(
+        default="v4.10.3-eksbuild.1",
+        description="EKS add-on `amazon-cloudwatch-observability` version (CloudWatch agent "
+        "for Container Insights, Fluent Bit for pod and node logs).",
+    )
+    kube_state_metrics: str = Field(
+        default="7.0.1",
+        description="Helm chart version of prometheus-community/kube-state-metrics (7.0.1 "
+        "runs kube-state-metrics 2.17.0), scraped by the managed Prometheus collector.",
+    )
     cluster_autoscaler_image: str = Field(
         default="v1.35.0",
         description="Cluster Autoscaler image tag, e.g. v1.35.0; its minor must equal "
@@ -112,13 +122,25 @@ class AddonVersionsConfig(Strict):
     @model_validator(mode="after")
     def _versions_shaped(self) -> AddonVersionsConfig:
         problems: list[tuple[str, str]] = []
-        for field in ("vpc_cni", "coredns", "kube_proxy", "pod_identity_agent", "metrics_server"):
+        for field in (
+            "vpc_cni",
+            "coredns",
+            "kube_proxy",
+            "pod_identity_agent",
+            "metrics_server",
+            "cloudwatch_observability",
+        ):
             value = getattr(self, field)
             if not _EKS_ADDON_VERSION.match(value):
                 problems.append(
                     (field, f"{value!r} is not an EKS add-on version like v1.2.3-eksbuild.1")
                 )
-        for field in ("aws_load_balancer_controller", "external_secrets", "cluster_autoscaler"):
+        for field in (
+            "aws_load_balancer_controller",
+            "external_secrets",
+            "cluster_autoscaler",
+            "kube_state_metrics",
+        ):
             value = getattr(self, field)
             if not _CHART_VERSION.match(value):
                 problems.append((field, f"{value!r} is not a Helm chart version like 1.2.3"))
@@ -179,6 +201,18 @@ class ClusterConfig(Strict):
     addons: AddonVersionsConfig = Field(
         default=AddonVersionsConfig(), description="Pinned versions of the cluster add-ons."
     )
+    log_retention_days: int = Field(
+        default=30,
+        description="Retention of the control-plane log group (/aws/eks/<cluster>/cluster) and "
+        "of the pod, node and Container Insights log groups "
+        "(/aws/containerinsights/<cluster>/...), days; a CloudWatch Logs period (1, 3, 5, 7, "
+        "14, 30, 60, 90, ...).",
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        return check_log_retention(days)
 
     @field_validator("kubernetes_version")
     @classmethod

@@ -73,3 +73,33 @@ class AlarmTopic(Construct):
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self._account = account
+
+    def admit_service(self, service: str, *, source_arn: str) -> None:
+        """Let `service` publish (and use the key) on behalf of the one resource `source_arn`.
+
+        Used for the Prometheus workspace's alert manager, which publishes as
+        aps.amazonaws.com.
+        """
+        sid = "".join(part.title() for part in service.split(".")[0].split("-"))
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Publish",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self._account}},
+            )
+        )
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"{sid}Publish",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["sns:Publish", "sns:GetTopicAttributes"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self._account},
+                    "ArnEquals": {"aws:SourceArn": source_arn},
+                },
+            )
+        )

@@ -9,13 +9,16 @@ from constructs import Construct, IConstruct
 
 from infra.config import ClusterConfig, Site
 from infra.constructs.addons.aws_load_balancer_controller import AwsLoadBalancerController
+from infra.constructs.addons.cloudwatch_observability import CloudWatchObservability
 from infra.constructs.addons.cluster_autoscaler import ClusterAutoscaler, discovery_tags
 from infra.constructs.addons.coredns import CoreDns
 from infra.constructs.addons.external_secrets import ExternalSecrets
 from infra.constructs.addons.kube_proxy import KubeProxy
+from infra.constructs.addons.kube_state_metrics import KubeStateMetrics
 from infra.constructs.addons.metrics_server import MetricsServer
 from infra.constructs.addons.pod_identity_agent import PodIdentityAgent
 from infra.constructs.addons.vpc_cni import VpcCni
+from infra.constructs.cluster_log_groups import ClusterLogGroups
 from infra.constructs.eks_control_plane import EksControlPlane
 from infra.constructs.eks_node_group import TierNodeGroup, node_role
 from infra.naming import cluster_name, secret_prefix
@@ -49,10 +52,15 @@ class ClusterStack(EstateStack):
         )
         name = cluster_name(site.environment)
         self.secret_name_prefix = secret_prefix(site.environment)
+        self.log_groups = ClusterLogGroups(
+            self, "Logs", cluster_name=name, retention=cluster.log_retention_days
+        )
         self.control_plane = EksControlPlane(
             self, "ControlPlane", name=name, config=cluster, vpc=vpc
         )
         self.cluster: eks.Cluster = self.control_plane.cluster
+        # EKS must find our encrypted group, not create its own, when logging starts.
+        self.cluster.node.add_dependency(self.log_groups.control_plane)
         handle = self.control_plane.handle
         versions = cluster.addons
         self.vpc_cni = VpcCni(self, "VpcCni", cluster=handle, version=versions.vpc_cni)
@@ -82,9 +90,17 @@ class ClusterStack(EstateStack):
         nodes = list(self.node_groups.values())
         for group in nodes:
             group.node.add_dependency(*node_addons)
+        self.cloudwatch_observability = CloudWatchObservability(
+            self,
+            "CloudWatchObservability",
+            cluster=handle,
+            version=versions.cloudwatch_observability,
+            log_groups=list(self.log_groups.container_insights.values()),
+        )
         cluster_addons: list[IConstruct] = [
             CoreDns(self, "CoreDns", cluster=handle, version=versions.coredns),
             MetricsServer(self, "MetricsServer", cluster=handle, version=versions.metrics_server),
+            self.cloudwatch_observability,
         ]
         for addon in cluster_addons:
             addon.node.add_dependency(*nodes)
@@ -115,10 +131,17 @@ class ClusterStack(EstateStack):
             image_tag=versions.cluster_autoscaler_image,
             region=self.region,
         )
+        self.kube_state_metrics = KubeStateMetrics(
+            self,
+            "KubeStateMetrics",
+            cluster=handle,
+            chart_version=versions.kube_state_metrics,
+        )
         for controller in (
             self.load_balancer_controller,
             self.external_secrets,
             self.cluster_autoscaler,
+            self.kube_state_metrics,
         ):
             controller.node.add_dependency(*nodes, *node_addons, *cluster_addons)
         self.secret_store_name: str = self.external_secrets.store_name
@@ -221,6 +244,15 @@ class ClusterStack(EstateStack):
                 f"AwsSolutions-IAM5[Resource::{resource}]",
                 "Cluster Autoscaler: Describe calls cannot be scoped; resizing is limited to "
                 "Auto Scaling groups tagged as owned by this cluster, node groups to this cluster",
+            )
+        cloudwatch_policy = self.cloudwatch_observability.role.node.find_child("DefaultPolicy")
+        for resource in self.cloudwatch_observability.wildcard_resources:
+            self.acknowledge(
+                cloudwatch_policy,
+                f"AwsSolutions-IAM5[Resource::{resource}]",
+                "CloudWatch agent / Fluent Bit: PutMetricData takes no resource and is limited "
+                "to the ContainerInsights namespace by condition; EC2 Describe calls cannot be "
+                "scoped (log writes are limited to the cluster's own log groups)",
             )
         secrets_policy = self.external_secrets.service_account.role.node.find_child("DefaultPolicy")
         for resource in self.external_secrets.wildcard_resources:

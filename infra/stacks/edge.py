@@ -110,12 +110,14 @@ class EdgeStack(EstateStack):
                 action=elbv2.ListenerAction.forward([self.backend_target_group]),
             )
 
+        # WAF's CloudWatch metrics name the web ACL by this visibility metric name.
+        self.web_acl_metric_name = f"twenty-{site.environment}-edge"
         self.web_acl = LoadBalancerWebAcl(
             self,
             "Waf",
             waf=edge.waf,
             load_balancer_arn=self.load_balancer.load_balancer_arn,
-            metric=f"twenty-{site.environment}-edge",
+            metric=self.web_acl_metric_name,
         ).web_acl
         # The VPC is IPv4 only, so the ALB is IPv4 and the name gets an A record only.
         route53.ARecord(

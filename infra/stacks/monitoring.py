@@ -1,30 +1,41 @@
-"""`twenty-<env>-monitoring`: CloudWatch alarms and backup-failure events to one topic (MON-100)."""
+"""`twenty-<env>-monitoring`: alarms, Prometheus, dashboards; all page one topic (MON-100)."""
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_backup as backup
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
 from infra.config import MonitoringConfig, Site
+from infra.constructs.addons.cloudwatch_observability import METRICS_NAMESPACE
 from infra.constructs.alarm_topic import AlarmTopic
 from infra.constructs.backup_failure_rule import BackupFailureRule
+from infra.constructs.estate_dashboard import EstateDashboard
+from infra.constructs.managed_grafana import ManagedGrafana
+from infra.constructs.managed_prometheus import ManagedPrometheus
+from infra.constructs.service_level_alarms import ServiceLevelAlarms
 from infra.database_host import DATA_MOUNT_POINT, metrics_namespace
 from infra.naming import alarm_prefix
 from infra.stacks.base import EstateStack
 
 _AT_OR_ABOVE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+_AT_OR_BELOW = cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD
+# Deployments whose restarts are alarmed (Container Insights names a pod by its workload).
+DEPLOYMENTS = ("frontend", "backend", "worker")
 
 
 class MonitoringStack(EstateStack):
-    """Alarms on the ALB, its target groups, the database host and the cache nodes.
+    """Alarms, the AMP workspace and scraper, the dashboard and (optionally) Grafana.
 
-    It reads the edge, database and data stacks' resources only, so it deploys with the crm
-    stack in the last wave. Every alarm notifies `topic` when it fires and when it clears.
+    It reads the dns, edge, cluster, database and data stacks' resources only (all of waves 1
+    and 2), so it deploys with the crm stack in the last wave. Every alarm notifies `topic` when
+    it fires and when it clears; so do the Prometheus alerts, through the alert manager.
     """
 
     def __init__(
@@ -38,12 +49,19 @@ class MonitoringStack(EstateStack):
         database_instance: ec2.Instance,
         backup_vault: backup.IBackupVault,
         redis_node_ids: list[str],
+        cluster: eks.ICluster,
+        cluster_name: str,
+        cluster_arn: str,
+        cluster_security_group_id: str,
+        private_subnet_ids: list[str],
+        certificate: acm.ICertificate,
+        web_acl_metric_name: str,
     ) -> None:
         super().__init__(
             scope,
             site=site,
             part="monitoring",
-            description="Twenty CRM: CloudWatch alarms, alarm topic, backup failure events",
+            description="Twenty CRM: alarms, SLOs, Prometheus workspace and scraper, dashboards",
         )
         self._env = site.environment
         self._cfg = monitoring
@@ -119,10 +137,168 @@ class MonitoringStack(EstateStack):
                 f"Cache node {n} is filling up; with noeviction, writes fail when it is full",
             )
 
+        self.service_level = ServiceLevelAlarms(
+            self,
+            "ServiceLevel",
+            load_balancer=load_balancer,
+            config=monitoring.service_level,
+            period=self._period,
+            evaluation_periods=monitoring.evaluation_periods,
+            alarm_name=self._alarm_name,
+            notify=self._notify,
+        )
+        self.alarms.update(self.service_level.alarms)
+        self._cluster_alarms(cluster_name, f"twenty-{self._env}")
+        self._alarm(
+            "CertificateExpiry",
+            cloudwatch.Metric(
+                namespace="AWS/CertificateManager",
+                metric_name="DaysToExpiry",
+                dimensions_map={"CertificateArn": certificate.certificate_arn},
+                statistic="Minimum",
+                period=Duration.days(1),
+            ),
+            monitoring.certificate_days_to_expiry,
+            "The certificate expires soon: ACM's automatic renewal is stuck (check the "
+            "validation CNAME records in the hosted zone)",
+            comparison=_AT_OR_BELOW,
+            evaluation_periods=1,
+        )
+        # WAF's metrics carry the web ACL's visibility metric name as the WebACL dimension.
+        self.waf_blocked = cloudwatch.Metric(
+            namespace="AWS/WAFV2",
+            metric_name="BlockedRequests",
+            dimensions_map={"WebACL": web_acl_metric_name, "Region": self.region, "Rule": "ALL"},
+            statistic="Sum",
+            period=self._period,
+        )
+        self._alarm(
+            "WafBlockedSpike",
+            self.waf_blocked,
+            monitoring.waf_blocked_requests,
+            "The web ACL blocks an unusual number of requests (attack, scanner or a rule "
+            "blocking real users: check the sampled requests)",
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
         self.backup_failures = BackupFailureRule(
             self, "BackupFailures", vault=backup_vault, topic=self.topic
         ).rule
+        self.prometheus = ManagedPrometheus(
+            self,
+            "Prometheus",
+            environment=self._env,
+            cluster=cluster,
+            cluster_name=cluster_name,
+            cluster_arn=cluster_arn,
+            cluster_security_group_id=cluster_security_group_id,
+            subnet_ids=private_subnet_ids,
+            alarm_topic=self.alarm_topic,
+            retention_days=monitoring.prometheus_retention_days,
+        )
+        self.grafana = (
+            ManagedGrafana(
+                self,
+                "Grafana",
+                environment=self._env,
+                authentication=monitoring.grafana.authentication,
+                prometheus_workspace_arn=self.prometheus.workspace.attr_arn,
+            )
+            if monitoring.grafana.enabled
+            else None
+        )
+        self.dashboard = EstateDashboard(
+            self,
+            "Dashboard",
+            name=f"twenty-{self._env}",
+            service_level=self.service_level,
+            load_balancer=load_balancer,
+            target_groups={
+                tier: self._target_metric("HTTPCode_Target_5XX_Count", load_balancer, g, "Sum")
+                for tier, g in target_groups.items()
+            },
+            cluster_name=cluster_name,
+            alarms=self.alarms,
+            waf_blocked=self.waf_blocked,
+            database_cpu=self._ec2_metric("CPUUtilization", instance_id, "Average"),
+            redis_cpu=[self._cache_metric("EngineCPUUtilization", n) for n in redis_node_ids],
+            period=self._period,
+        )
         CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn)
+        CfnOutput(self, "PrometheusWorkspaceArn", value=self.prometheus.workspace.attr_arn)
+        CfnOutput(
+            self,
+            "PrometheusQueryUrl",
+            value=f"{self.prometheus.workspace.attr_prometheus_endpoint}api/v1/query",
+        )
+        CfnOutput(self, "DashboardName", value=f"twenty-{self._env}")
+        if self.grafana is not None:
+            CfnOutput(self, "GrafanaUrl", value=f"https://{self.grafana.workspace.attr_endpoint}")
+        self._acknowledge_findings()
+
+    def _cluster_alarms(self, cluster_name: str, namespace: str) -> None:
+        """Node CPU/memory (busiest node) and restarts per Deployment, from Container Insights."""
+        for id, metric_name, threshold, what in (
+            ("NodeCpu", "node_cpu_utilization", self._cfg.node_cpu_percent, "CPU"),
+            ("NodeMemory", "node_memory_utilization", self._cfg.node_memory_percent, "memory"),
+        ):
+            self._alarm(
+                id,
+                cloudwatch.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=metric_name,
+                    dimensions_map={"ClusterName": cluster_name},
+                    statistic="Maximum",
+                    period=self._period,
+                ),
+                threshold,
+                f"The busiest EKS node's {what} is saturated; the autoscaler adds nodes only "
+                "for pending pods",
+            )
+        for deployment in DEPLOYMENTS:
+            restarts = cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="pod_number_of_container_restarts",
+                dimensions_map={
+                    "ClusterName": cluster_name,
+                    "Namespace": namespace,
+                    "PodName": deployment,
+                },
+                statistic="Maximum",
+                period=self._period,
+            )
+            self._alarm(
+                f"{deployment.title()}PodRestarts",
+                cloudwatch.MathExpression(
+                    expression="DIFF(restarts)",
+                    using_metrics={"restarts": restarts},
+                    period=self._period,
+                    label=f"{deployment} container restarts per window",
+                ),
+                self._cfg.pod_restarts,
+                f"{deployment} containers restart (crash loop, OOM kill or failing liveness "
+                "probe): see the pod's logs in Logs Insights",
+                missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+    def _acknowledge_findings(self) -> None:
+        if self.grafana is None:
+            return
+        self.acknowledge(
+            self.grafana.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "Managed Grafana's CloudWatch data source lists and reads metrics and alarms of "
+            "any namespace; these read calls take no resource ARN (Prometheus queries are "
+            "limited to this environment's workspace)",
+        )
+
+    def _alarm_name(self, id: str) -> str:
+        return alarm_prefix(self._env) + _kebab(id)
+
+    def _notify(self, alarm: cloudwatch.IAlarm) -> None:
+        assert isinstance(alarm, (cloudwatch.Alarm, cloudwatch.CompositeAlarm))
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
 
     def _alarm(
         self,
@@ -132,20 +308,21 @@ class MonitoringStack(EstateStack):
         description: str,
         *,
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.MISSING,
+        comparison: cloudwatch.ComparisonOperator = _AT_OR_ABOVE,
+        evaluation_periods: int | None = None,
     ) -> None:
         alarm = cloudwatch.Alarm(
             self,
             id,
-            alarm_name=alarm_prefix(self._env) + _kebab(id),
+            alarm_name=self._alarm_name(id),
             alarm_description=description,
             metric=metric,
             threshold=threshold,
-            comparison_operator=_AT_OR_ABOVE,
-            evaluation_periods=self._cfg.evaluation_periods,
+            comparison_operator=comparison,
+            evaluation_periods=evaluation_periods or self._cfg.evaluation_periods,
             treat_missing_data=missing,
         )
-        alarm.add_alarm_action(actions.SnsAction(self.topic))
-        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self._notify(alarm)
         self.alarms[id] = alarm
 
     def _target_metric(
