@@ -182,9 +182,12 @@ def render_diagram(env: str, stacks: Mapping[str, Template]) -> str:
     out.append(f'        subgraph {p}_MON["Monitoring"]')
     monitoring = [
         ("AWS::CloudWatch::Alarm", "CloudWatch alarms"),
+        ("AWS::CloudWatch::CompositeAlarm", "Composite alarms"),
+        ("AWS::CloudWatch::Dashboard", "CloudWatch dashboards"),
         ("AWS::SNS::Topic", "SNS alarm topics"),
         ("AWS::Logs::LogGroup", "Log groups"),
         ("AWS::APS::Workspace", "Managed Prometheus workspaces"),
+        ("AWS::APS::Scraper", "Prometheus managed collectors"),
         ("AWS::Grafana::Workspace", "Managed Grafana workspaces"),
         ("AWS::Backup::BackupPlan", "AWS Backup plans"),
     ]

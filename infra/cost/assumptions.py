@@ -63,6 +63,11 @@ class Assumptions:
         876.0,
         "Million samples ingested per month per Prometheus workspace (10,000 series every 30 s).",
     )
+    aps_rule_billion_samples: float = _assumed(
+        0.5,
+        "Billion query samples processed per month per Prometheus rule namespace (rules"
+        " evaluated every minute).",
+    )
     aps_storage_gib: float = _assumed(
         10.0,
         "GiB of metrics stored per Prometheus workspace.",

@@ -38,6 +38,8 @@ RATES: dict[str, Rate] = {
     "elb.alb.lcu_hour": Rate("LCU-hour", "Application Load Balancer capacity unit"),
     "eks.cluster.hour": Rate("hour", "EKS cluster (standard support)"),
     "cloudwatch.alarm.month": Rate("alarm metric-month", "CloudWatch standard-resolution alarm"),
+    "cloudwatch.composite_alarm.month": Rate("alarm-month", "CloudWatch composite alarm"),
+    "cloudwatch.dashboard.month": Rate("dashboard-month", "CloudWatch dashboard (beyond 3 free)"),
     "cloudwatch.logs.ingest_gib": Rate("GiB", "CloudWatch Logs ingestion (standard class)"),
     "cloudwatch.logs.storage_gib_month": Rate("GiB-month", "CloudWatch Logs archived storage"),
     "secretsmanager.secret.month": Rate("secret-month", "Secrets Manager secret"),
@@ -48,6 +50,8 @@ RATES: dict[str, Rate] = {
     "waf.million_requests": Rate("million requests", "WAF requests inspected"),
     "s3.standard.gib_month": Rate("GiB-month", "S3 Standard storage (first 50 TB)"),
     "aps.million_samples": Rate("million samples", "Managed Prometheus ingestion (first tier)"),
+    "aps.billion_query_samples": Rate("billion samples", "Managed Prometheus query samples"),
+    "aps.collector.hour": Rate("hour", "Managed Prometheus managed collector (scraper)"),
     "aps.storage.gib_month": Rate("GiB-month", "Managed Prometheus metric storage"),
     "grafana.editor.month": Rate("user-month", "Managed Grafana editor or admin"),
     "grafana.viewer.month": Rate("user-month", "Managed Grafana viewer"),
@@ -145,4 +149,4 @@ def dump_prices(book: PriceBook, **extra: Any) -> str:
         "cache_nodes": {e: dict(sorted(t.items())) for e, t in sorted(book.cache_nodes.items())},
         "rates": {k: book.rates[k] for k in RATES if k in book.rates},
     }
-    return json.dumps(data, indent=2) + "\n"
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -56,6 +56,10 @@ RATE_QUERIES: dict[str, Query] = {
     "cloudwatch.alarm.month": Query(
         "AmazonCloudWatch", {"productFamily": "Alarm"}, "CW:AlarmMonitorUsage"
     ),
+    "cloudwatch.composite_alarm.month": Query(
+        "AmazonCloudWatch", {"productFamily": "Alarm"}, "CW:CompositeAlarmMonitorUsage"
+    ),
+    "cloudwatch.dashboard.month": Query("AmazonCloudWatch", {}, "DashboardsUsageHour"),
     "cloudwatch.logs.ingest_gib": Query(
         "AmazonCloudWatch", {"productFamily": "Data Payload"}, "DataProcessing-Bytes"
     ),
@@ -74,6 +78,10 @@ RATE_QUERIES: dict[str, Query] = {
         "TimedStorage-ByteHrs",
     ),
     "aps.million_samples": Query("AmazonPrometheus", {}, "AMP:MetricSampleCount", scale=1e6),
+    "aps.billion_query_samples": Query(
+        "AmazonPrometheus", {}, "AMP:QuerySamplesProcessed", scale=1e9
+    ),
+    "aps.collector.hour": Query("AmazonPrometheus", {}, "AMP:CollectorHours"),
     "aps.storage.gib_month": Query("AmazonPrometheus", {}, "AMP:MetricStorageByteHrs"),
     "grafana.editor.month": Query("AmazonGrafana", {}, "GrafanaEditorLicense"),
     "grafana.viewer.month": Query("AmazonGrafana", {}, "GrafanaViewerLicense"),

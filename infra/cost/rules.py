@@ -359,6 +359,28 @@ def prometheus_workspace(_: Resource, book: PriceBook, a: Assumptions) -> list[C
     ]
 
 
+def rule_namespace(_: Resource, book: PriceBook, a: Assumptions) -> list[Charge]:
+    """Rule evaluation is billed as the query samples it processes."""
+    samples = a.aps_rule_billion_samples
+    what = f"{samples:g} billion query samples (assumed)"
+    return [_fixed(what, samples * _rate(book, "aps.billion_query_samples"))]
+
+
+def scraper(_: Resource, book: PriceBook, __: Assumptions) -> list[Charge]:
+    # the collector's per-sample charge has no rate in the committed file (see docs/cost.md)
+    what = "managed collector, 730 h (its per-sample charge is not in the price file)"
+    return [_fixed(what, _rate(book, "aps.collector.hour") * HOURS_PER_MONTH)]
+
+
+def dashboard(_: Resource, book: PriceBook, __: Assumptions) -> list[Charge]:
+    # the account's first three dashboards are free: an upper bound
+    return [_fixed("dashboard", _rate(book, "cloudwatch.dashboard.month"))]
+
+
+def composite_alarm(_: Resource, book: PriceBook, __: Assumptions) -> list[Charge]:
+    return [_fixed("composite alarm", _rate(book, "cloudwatch.composite_alarm.month"))]
+
+
 def grafana_workspace(_: Resource, book: PriceBook, a: Assumptions) -> list[Charge]:
     return [
         _fixed(
@@ -401,6 +423,10 @@ RULES: dict[str, Rule] = {
     "AWS::S3::Bucket": bucket,
     "AWS::Backup::BackupPlan": backup_plan,
     "AWS::APS::Workspace": prometheus_workspace,
+    "AWS::APS::RuleGroupsNamespace": rule_namespace,
+    "AWS::APS::Scraper": scraper,
+    "AWS::CloudWatch::Dashboard": dashboard,
+    "AWS::CloudWatch::CompositeAlarm": composite_alarm,
     "AWS::Grafana::Workspace": grafana_workspace,
     "AWS::SES::EmailIdentity": email_identity,
 }
