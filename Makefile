@@ -10,7 +10,7 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy cost diagram prices clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -47,6 +47,16 @@ REQUIRE_APPROVAL ?= broadening
 deploy: $(VENV)/.installed ## deploy one environment: make deploy ENV=dev
 	@if [ "$(ENV)" = all ]; then echo "make deploy: name one environment, e.g. make deploy ENV=dev" >&2; exit 2; fi
 	$(PYTHON) -m infra deploy --env $(ENV) --concurrency $(CONCURRENCY) --require-approval $(REQUIRE_APPROVAL) $(if $(ALLOW_DESTRUCTIVE),--allow-destructive $(ALLOW_DESTRUCTIVE))
+
+cost: $(VENV)/.installed ## monthly estimate per environment and stack (python -m infra cost)
+	$(PYTHON) -m infra cost $(if $(filter-out all,$(ENV)),--env $(ENV))
+
+diagram: $(VENV)/.installed ## regenerate docs/estate/<env>.md from the synthesized estate
+	$(PYTHON) -m infra diagram $(if $(filter-out all,$(ENV)),--env $(ENV))
+
+# Needs AWS credentials (any account); exit codes: `python -m infra prices --help`.
+prices: $(VENV)/.installed ## refresh infra/cost/prices/<region>.json from the AWS Price List API
+	$(PYTHON) -m infra prices $(if $(filter-out all,$(ENV)),--env $(ENV))
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check infra app.py tests && $(BIN)/ruff format --check infra app.py tests

@@ -23,7 +23,7 @@ from infra.review.command import Outcome, compare, environment_report, outcome
 from infra.review.guard import AllowListError, parse_allow_list
 from infra.review.promotion import by_design, config_differences, normalize
 from infra.review.replacement import Effect, changed_paths, property_effect
-from infra.review.report import COLUMNS
+from infra.review.report import COLUMNS, COST_COLUMNS
 from infra.review.stateful import STATEFUL_TYPES
 from infra.review.templates import diff_templates
 from tests.conftest import ALL_CONFIGS, ROOT
@@ -232,11 +232,13 @@ def test_report_tables_are_well_formed_markdown(tmp_path: Path) -> None:
                 assert previous == "", "a table needs a blank line before it"
                 tables.append([])
             tables[-1].append(line)
-    assert len(tables) == 2  # one per changed stack
+    headers = [tuple(c.strip() for c in _cells(rows[0])) for rows in tables]
+    assert headers.count(COLUMNS) == 2  # one per changed stack
+    assert headers.count(COST_COLUMNS) == 1  # the stacks whose estimate moved
     for rows in tables:
         header, separator, *body = rows
         columns = _cells(header)
-        assert len(columns) == len(COLUMNS)
+        assert len(columns) in (len(COLUMNS), len(COST_COLUMNS))
         assert all(re.fullmatch(r"\s*:?-{3,}:?\s*", c) for c in _cells(separator))
         assert len(_cells(separator)) == len(columns)
         assert body and all(len(_cells(row)) == len(columns) for row in body)
@@ -557,3 +559,40 @@ def test_new_subnet_in_the_same_vpc_updates_the_cluster_in_place() -> None:
     )
     assert changes["Nodes"][0] == "replaced"
     assert result.exit_code == 0
+
+
+def test_node_group_desired_size_shows_its_cost_change(tmp_path: Path) -> None:
+    from infra.cost.assumptions import HOURS_PER_MONTH
+    from infra.cost.estimate import signed
+    from infra.cost.prices import load_prices
+
+    new = _base_stacks()
+    new[CLUSTER]["Resources"]["FrontendNodes"]["Properties"]["ScalingConfig"]["DesiredSize"] = 4
+    result = _diff(tmp_path, new)
+    book = load_prices(ALL_CONFIGS[ENV].region)
+    # two more t3.medium, each with EKS's default 20 GiB gp3 root volume
+    delta = 2 * (
+        book.instances["t3.medium"] * HOURS_PER_MONTH + 20 * book.rates["ebs.gp3.gib_month"]
+    )
+    summary = result.report.splitlines()[2]
+    assert f"cost change: {signed(delta)} USD/month at desired" in summary
+    assert "±0.00 at max" in summary  # the max size did not move
+    row = next(line for line in result.report.splitlines() if line.startswith(f"| {CLUSTER} "))
+    assert signed(delta) in row
+    assert "docs/estate/dev.md" in result.report  # the diagram is linked, and redrawn:
+    assert "```mermaid" in result.report and "t3.medium x4" in result.report
+
+
+def test_unchanged_estate_links_its_diagram_without_redrawing(tmp_path: Path) -> None:
+    result = _diff(tmp_path, _base_stacks())
+    assert "### Estate diagram ([docs/estate/dev.md](docs/estate/dev.md))" in result.report
+    assert "```mermaid" not in result.report
+    assert "cost change: ±0.00 USD/month at desired" in result.report
+
+
+def test_new_node_group_redraws_the_estate_diagram(tmp_path: Path) -> None:
+    new = _base_stacks()
+    new[CLUSTER]["Resources"]["FrontendNodes"]["Properties"]["InstanceTypes"] = ["t3.large"]
+    result = _diff(tmp_path, new)
+    assert "```mermaid" in result.report
+    assert "t3.large x2" in result.report

@@ -25,6 +25,28 @@ def _stacks(directory: Path) -> dict[str, Template]:
     return stacks
 
 
+def regions_by_environment(assembly: Path | None) -> dict[str, str]:
+    """{env: region} from the stacks' `aws://<account>/<region>` environments; {} if unknown."""
+    if assembly is None or not (assembly / "manifest.json").exists():
+        return {}
+    return _regions(assembly)
+
+
+def _regions(directory: Path) -> dict[str, str]:
+    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text())
+    regions: dict[str, str] = {}
+    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+        props = artifact.get("properties", {})
+        if artifact.get("type") == STACK_ARTIFACT:
+            env = environment_of(props.get("stackName", artifact_id))
+            region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
+            if env is not None and region and not region.startswith("unknown"):
+                regions[env] = region
+        elif artifact.get("type") == NESTED_ASSEMBLY:
+            regions.update(_regions(directory / props["directoryName"]))
+    return regions
+
+
 def environment_of(stack_name: str) -> str | None:
     """`twenty-<env>-<part>` -> env (environment names have no hyphen)."""
     parts = stack_name.split("-", 2)

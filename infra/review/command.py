@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.review.assembly import manifests, stacks_by_environment
+from infra.review.assembly import manifests, regions_by_environment, stacks_by_environment
 from infra.review.checkout import (
     Progress,
     SynthJob,
@@ -19,6 +19,7 @@ from infra.review.checkout import (
     resolve,
     synthesize,
 )
+from infra.review.cost import cost_change, picture
 from infra.review.guard import EXIT_BLOCKED, Finding, findings
 from infra.review.impact import judge
 from infra.review.manifests import unified_diff
@@ -74,20 +75,33 @@ def compare(
         for name in sorted(set(before) | set(after)):
             pairs[name] = (before.get(name), after.get(name))
     diffs = diff_templates(pairs)
+    regions = {**regions_by_environment(old_assembly), **regions_by_environment(new_assembly)}
     reports = []
     for env in envs:
         names = sorted(set(old.get(env, {})) | set(new.get(env, {})))
-        reports.append(
-            environment_report(
-                env,
-                {n: pairs[n] for n in names},
-                {n: diffs[n] for n in names},
-                allowed,
-                manifests(old_assembly, env),
-                manifests(new_assembly, env),
-            )
+        report = environment_report(
+            env,
+            {n: pairs[n] for n in names},
+            {n: diffs[n] for n in names},
+            allowed,
+            manifests(old_assembly, env),
+            manifests(new_assembly, env),
         )
+        before, after = old.get(env, {}), new.get(env, {})
+        report.cost = cost_change(env, regions.get(env) or _config_region(env), before, after)
+        report.picture = picture(env, before, after)
+        reports.append(report)
     return reports
+
+
+def _config_region(env: str) -> str | None:
+    """The region of `env` from its config file, for assemblies whose manifest lacks it."""
+    from infra.config import ConfigError, load_environment
+
+    try:
+        return load_environment(env).region
+    except ConfigError:
+        return None
 
 
 def environment_report(

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from infra.review.cost import CostChange, Picture
 from infra.review.guard import Finding
 from infra.review.replacement import Effect
 from infra.review.templates import TemplateDiff
@@ -41,6 +42,8 @@ class EnvironmentReport:
     manifest_diff: str = ""
     manifests_present: bool = False
     findings: list[Finding] = field(default_factory=list)
+    cost: CostChange | None = None
+    picture: Picture | None = None
 
     @property
     def counts(self) -> Counter[str]:
@@ -93,7 +96,8 @@ class EnvironmentReport:
             guard = f"guard: {len(self.findings)} stateful resource(s) allowed"
         else:
             guard = "guard: clear"
-        return f"- **{self.env}**: " + ", ".join(parts) + f"; {manifests}; {guard}"
+        cost = f"; {self.cost.line()}" if self.cost else ""
+        return f"- **{self.env}**: " + ", ".join(parts) + f"; {manifests}; {guard}{cost}"
 
 
 def _stateful_cell(stack: str, logical_id: str, findings: list[Finding]) -> str:
@@ -125,6 +129,7 @@ def _stack_section(env: EnvironmentReport, stack: StackReport) -> list[str]:
 
 def _environment_section(env: EnvironmentReport) -> list[str]:
     lines = [f"## {env.env}", ""]
+    lines += _cost_lines(env)
     unchanged = [s.name for s in env.stacks if s.status == "unchanged"]
     if not env.stacks:
         lines += ["No stacks on either side.", ""]
@@ -151,6 +156,43 @@ def _environment_section(env: EnvironmentReport) -> list[str]:
         lines += ["Unchanged.", ""]
     else:
         lines += ["```diff", env.manifest_diff.rstrip("\n"), "```", ""]
+    lines += _picture_lines(env)
+    return lines
+
+
+COST_COLUMNS = ("Stack", "At desired, before → after", "Change at desired", "Change at max")
+
+
+def _cost_lines(env: EnvironmentReport) -> list[str]:
+    """The environment's cost change line, the stacks whose estimate moved, the new unpriced."""
+    if env.cost is None:
+        return []
+    lines = [f"**Cost change:** {env.cost.describe()} (`python -m infra cost`: the detail).", ""]
+    rows = env.cost.stack_rows()
+    if rows:
+        lines += [*table(COST_COLUMNS, rows), ""]
+    for unpriced in env.cost.new_unpriced():
+        lines.append(f"- not priced: {unpriced}")
+    if env.cost.new_unpriced():
+        lines.append("")
+    return lines
+
+
+def _picture_lines(env: EnvironmentReport) -> list[str]:
+    if env.picture is None:
+        return []
+    lines = [f"### Estate diagram ([{env.picture.path}]({env.picture.path}))", ""]
+    if env.picture.changed_diagram:
+        lines += [
+            "This change redraws the estate (regenerate the page with `python -m infra diagram`):",
+            "",
+            "```mermaid",
+            env.picture.changed_diagram.rstrip("\n"),
+            "```",
+            "",
+        ]
+    else:
+        lines += ["Unchanged by this change.", ""]
     return lines
 
 
