@@ -230,7 +230,7 @@ class WorkloadsConfig(Strict):
         match = _IMAGE.match(value)
         if not match:
             raise ValueError(
-                f"{value!r} is not an image reference such as twentycrm/twenty:v1.14.0"
+                f"{value!r} is not an image reference such as twentycrm/twenty:v2.33.0"
             )
         if match.group("tag") == "latest":
             raise ValueError(f"{value!r} uses the moving tag latest; pin a release such as v2.33.0")
