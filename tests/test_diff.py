@@ -319,16 +319,49 @@ def test_bad_arguments_exit_2_with_one_line(
     assert len(err.splitlines()) == 1 and message in err
 
 
-def test_base_without_synth_command_fails_clearly(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / "infra").mkdir(parents=True)
-    (repo / "infra" / "cli.py").write_text('commands = ("validate",)\n')
+def _commit_files(repo: Path, files: dict[str, str]) -> None:
+    """A one-commit git repository holding `files` (path: text)."""
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git[:3], "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "old"], check=True)
-    with pytest.raises(CheckoutError, match="predates `python -m infra synth"):
-        check_synth_command(repo, "HEAD", "old")
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+
+
+# A base of either layout: the single module infra/cli.py (before the split), or the package
+# infra/cli/ whose estate.py defines synth (today's file, so a renamed marker fails here).
+SYNTH_COMMAND = 'add_parser("synth")\nadd_argument("--outdir")\n'
+SYNTH_LAYOUTS = {
+    "module": {"infra/cli.py": SYNTH_COMMAND},
+    "package": {
+        "infra/cli/__init__.py": "",
+        "infra/cli/estate.py": (ROOT / "infra" / "cli" / "estate.py").read_text(),
+    },
+}
+
+
+@pytest.mark.parametrize("layout", sorted(SYNTH_LAYOUTS))
+def test_base_with_synth_command_is_accepted(layout: str, tmp_path: Path) -> None:
+    _commit_files(tmp_path, SYNTH_LAYOUTS[layout])
+    check_synth_command(tmp_path, "HEAD", "base")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"infra/cli.py": 'commands = ("validate",)\n'},
+        {"infra/cli.py": 'add_parser("synth")\n'},
+        {"infra/cli/estate.py": 'add_parser("validate")\nadd_argument("--outdir")\n'},
+        {"infra/__init__.py": ""},
+    ],
+    ids=["module-without-synth", "module-synth-without-outdir", "package-without-synth", "none"],
+)
+def test_base_without_synth_command_fails_clearly(files: dict[str, str], tmp_path: Path) -> None:
+    _commit_files(tmp_path, files)
+    with pytest.raises(CheckoutError, match="--base old: predates `python -m infra synth"):
+        check_synth_command(tmp_path, "HEAD", "old")
 
 
 def test_promotion_masks_by_design_values() -> None:

@@ -51,13 +51,20 @@ def environments_at(root: Path, commit: str) -> list[str]:
     return sorted(Path(n).stem for n in names if n.endswith(".yaml"))
 
 
+SYNTH_COMMAND_FILES = ("infra/cli/estate.py", "infra/cli.py")
+"""Where a commit defines `python -m infra synth`: the command package's module (today), or
+the single module the commands lived in before it was split (older bases)."""
+
+
 def check_synth_command(root: Path, commit: str, ref: str) -> None:
     """Fail with one line if the base predates `python -m infra synth --outdir`."""
-    cli = _git(root, "show", f"{commit}:infra/cli.py")
-    if cli.returncode != 0 or b'"synth"' not in cli.stdout or b"--outdir" not in cli.stdout:
-        raise CheckoutError(
-            f"--base {ref}: predates `python -m infra synth --outdir`; pick a newer base"
-        )
+    for path in SYNTH_COMMAND_FILES:
+        cli = _git(root, "show", f"{commit}:{path}")
+        if cli.returncode == 0 and b'"synth"' in cli.stdout and b"--outdir" in cli.stdout:
+            return
+    raise CheckoutError(
+        f"--base {ref}: predates `python -m infra synth --outdir`; pick a newer base"
+    )
 
 
 def export(root: Path, commit: str, target: Path) -> Path:

@@ -1,0 +1,58 @@
+"""`python -m infra <command>`: the estate's tools (validate, synth, diff, deploy, config-docs,
+cost, diagram, prices, and the day-2 operations preflight, pin-ami, verify, smtp-credentials).
+
+Bad input never produces a traceback: one line naming the file, the field and the fix, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from infra.config import ConfigError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}; see --help\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    # The command modules import EXIT_BAD_INPUT and _Parser from this package, so they are
+    # imported once it is complete; the order below is the order `--help` lists the commands.
+    from infra.cli import cost, deploy, docs, estate, operations, review, smtp
+
+    parser = _Parser(prog="python -m infra", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for module in (estate, review, smtp, deploy, cost, docs, operations):
+        module.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from infra.ops.aws import describe, unusable_line
+    from infra.ops.report import EXIT_FINDINGS, UnusableError
+
+    try:
+        return run(args)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UnusableError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (BotoCoreError, ClientError) as exc:
+        unusable = unusable_line(exc)
+        print(f"{args.command}: {unusable or describe(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT if unusable else EXIT_FINDINGS

@@ -1,0 +1,120 @@
+"""`deploy` and `deploy-target`: deploy one environment (guard, cdk deploy, tag) and the facts
+of its deploy job for GitHub Actions."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.cli import EXIT_BAD_INPUT
+
+if TYPE_CHECKING:
+    from infra.cli import _Parser
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository: its working tree is what a deploy synthesizes and tags."""
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    # no CDK import here: the deploy synthesizes in a subprocess, and a missing credential
+    # should be reported in a second
+    from infra.config import load_environment
+    from infra.deploy.pipeline import DeployRequest, deploy
+    from infra.naming import stack_name, stack_parts
+    from infra.review.guard import AllowListError, parse_allow_list
+
+    cfg = load_environment(args.env)
+    parts = stack_parts(cfg)
+    unknown = [p for p in args.stack if p not in parts]
+    if unknown:
+        print(
+            f"deploy: --stack {unknown[0]}: not a part of {cfg.name}; use one of "
+            + ", ".join(parts),
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if args.concurrency < 1:
+        print("deploy: --concurrency must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        allowed = parse_allow_list([os.environ.get("ALLOW_DESTRUCTIVE"), *args.allow_destructive])
+    except AllowListError as exc:
+        print(f"deploy: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    chosen = [p for p in parts if p in args.stack] if args.stack else list(parts)
+    request = DeployRequest(
+        root=ROOT,
+        env=cfg.name,
+        stack_names=tuple(stack_name(cfg.name, p) for p in chosen),
+        partial=bool(args.stack),
+        allowed=allowed,
+        concurrency=args.concurrency,
+        require_approval=args.require_approval,
+        allow_dirty=args.allow_dirty,
+        report_dir=Path(args.report_dir),
+    )
+    return deploy(request)
+
+
+def _deploy_target(args: argparse.Namespace) -> int:
+    from infra.deploy.target import github_outputs
+
+    print(github_outputs(args.env), end="")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from infra.deploy.pipeline import EXIT_CODES, REQUIRE_APPROVAL
+
+    codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    deploy = commands.add_parser(
+        "deploy",
+        help="guard, cdk deploy and tag one environment (make deploy ENV=<env>)",
+        description="Deploy one environment: check AWS credentials (offline), run the guard "
+        "against the deployed/<env> tag (the last deployed commit), cdk deploy the checked "
+        "assembly (cdk.out/deploy-<env>), then move deployed/<env> to HEAD.",
+        epilog="exit codes:\n" + codes,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    deploy.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    deploy.add_argument(
+        "--stack",
+        action="append",
+        default=[],
+        metavar="PART",
+        help="deploy only this part (e.g. cicd for the one-time bootstrap); repeatable; "
+        "the tag does not move",
+    )
+    deploy.add_argument(
+        "--concurrency", type=int, default=4, help="stacks deployed side by side (default 4)"
+    )
+    deploy.add_argument(
+        "--require-approval",
+        choices=REQUIRE_APPROVAL,
+        default="broadening",
+        help="cdk's prompt for security-relevant changes (default broadening; CI: never, "
+        "its approval is the GitHub environment's reviewers)",
+    )
+    deploy.add_argument(
+        "--allow-destructive",
+        action="append",
+        default=[],
+        metavar="ENV/STACK/LOGICAL_ID,...",
+        help="stateful replacements allowed (also the ALLOW_DESTRUCTIVE environment variable)",
+    )
+    deploy.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="deploy uncommitted changes (the tag then does not move)",
+    )
+    deploy.add_argument("--report-dir", default="cdk.out", help="assembly, report and outputs")
+    deploy.set_defaults(run=_deploy)
+    target = commands.add_parser(
+        "deploy-target",
+        help="key=value facts of an environment's deploy job, for $GITHUB_OUTPUT",
+    )
+    target.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    target.set_defaults(run=_deploy_target)

@@ -1,0 +1,48 @@
+"""`validate` and `synth`: check the config files, synthesize the estate.
+
+infra/review/checkout.py reads this file at a git commit to tell whether that commit supports
+`python -m infra synth --outdir` (a diff's base): keep the synth command here, or update
+SYNTH_COMMAND_FILES there.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.config import environment_files, load_all, load_environment
+
+if TYPE_CHECKING:
+    from infra.cli import _Parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    files = [Path(f) for f in args.files] or environment_files()
+    configs = load_all(files)
+    for cfg in configs:
+        print(f"ok: {cfg.name} ({cfg.region}, {cfg.network.vpc_cidr}, {cfg.domain_name})")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    # A bad config is refused in a second, before the CDK's imports (several seconds) run;
+    # synth_estate loads it again through the same loader.
+    if args.env:
+        load_environment(args.env)
+    else:
+        load_all(environment_files())
+    from infra.synth import synth_estate
+
+    print(synth_estate(env=args.env, outdir=args.outdir))
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    validate = commands.add_parser("validate", help="validate environment config files")
+    validate.add_argument("files", nargs="*", help="config files (default: config/*.yaml)")
+    validate.set_defaults(run=_validate)
+    synth = commands.add_parser("synth", help="synthesize with all checks and print a summary")
+    synth.add_argument("--env", help="one environment (default: all)")
+    synth.add_argument("--outdir", default="cdk.out", help="cloud assembly directory")
+    synth.set_defaults(run=_synth)

@@ -1,0 +1,59 @@
+"""`smtp-credentials`: create (or rotate) an environment's SES SMTP credential and store it in
+Secrets Manager as twenty/<env>/smtp (boto3 only, no CDK import)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from infra.cli import EXIT_BAD_INPUT
+
+if TYPE_CHECKING:
+    from infra.cli import _Parser
+
+
+def _smtp_credentials(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from infra.config import load_environment
+    from infra.smtp_credentials import SmtpCredentialsError, issue
+
+    cfg = load_environment(args.env)
+    print(f"smtp-credentials: {cfg.name}: creating the SES SMTP credential in {cfg.region}")
+    session = boto3.Session(region_name=cfg.region)
+    try:
+        issued = issue(
+            environment=cfg.name,
+            region=cfg.region,
+            iam=session.client("iam"),
+            secretsmanager=session.client("secretsmanager"),
+            rotate=args.rotate,
+        )
+    except SmtpCredentialsError as exc:
+        print(f"smtp-credentials: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (BotoCoreError, ClientError) as exc:
+        print(f"smtp-credentials: AWS refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {issued.secret} (access key {issued.access_key_id} of {issued.user})")
+    for key in issued.deleted_key_ids:
+        print(f"deleted the old access key {key}; restart the CRM's pods (README)")
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    smtp = commands.add_parser(
+        "smtp-credentials",
+        help="create the SES SMTP credential of an environment and store it in Secrets Manager",
+        description="Creates an access key for the IAM user twenty-<env>-smtp, converts it to an "
+        "SES SMTP password and writes {username, password} to the secret twenty/<env>/smtp. "
+        "Needs AWS credentials of the environment's account. Exit codes: 0 written; 2 bad input "
+        "or a refusal (stack not deployed, a key exists without --rotate); 1 an AWS error.",
+    )
+    smtp.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    smtp.add_argument(
+        "--rotate", action="store_true", help="replace the existing access key (rotation)"
+    )
+    smtp.set_defaults(run=_smtp_credentials)
