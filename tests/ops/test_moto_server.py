@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,15 +24,10 @@ import pytest
 from infra.ops.preflight import CANONICAL_OWNER
 from tests.conftest import ROOT
 from tests.ops.conftest import FAKE_CREDENTIALS, NOBLE, REGION, deployable_text
+from tests.pg_harness import free_port
 
 AMI = "ami-0a1b2c3d4e5f60718"
 SSM_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +48,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "description": "Canonical, Ubuntu, 24.04, amd64 noble image",
     }
     amis.write_text(json.dumps([image]))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **FAKE_CREDENTIALS, "MOTO_AMIS_PATH": str(amis)}
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
