@@ -37,6 +37,14 @@ def tool_missing(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def debian_tool(name: str, package: str) -> str:
+    """The path of `name` from Debian package `package`, or tool_missing."""
+    path = shutil.which(name)
+    if path is None:
+        tool_missing(f"{name} absent: apt-get install -y {package}")
+    return path
+
+
 def require_servers(*, pgbackrest: bool = False) -> Path:
     """The PostgreSQL bin dir, or skip with the reason (fails under CI, which installs both)."""
     bin_dir = postgres_bin()

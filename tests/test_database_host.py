@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import gzip
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, rende
 from infra.naming import secret_name
 from infra.stacks.database import backup_bucket_name, log_group_name
 from tests.conftest import SynthesizedEstate
-from tests.pg_harness import tool_missing
+from tests.pg_harness import debian_tool
 
 
 def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
@@ -37,18 +36,11 @@ def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
     )
 
 
-def _tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        tool_missing(f"{name} absent: apt-get install -y {package}")
-    return path
-
-
 def test_user_data_is_valid_cloud_config(cfg: EnvironmentConfig, tmp_path: Path) -> None:
     user_data = tmp_path / "user-data"
     user_data.write_text(rendered_for(cfg).user_data)
     result = subprocess.run(
-        [_tool("cloud-init", "cloud-init"), "schema", "--config-file", str(user_data)],
+        [debian_tool("cloud-init", "cloud-init"), "schema", "--config-file", str(user_data)],
         capture_output=True,
         text=True,
         check=False,
@@ -74,7 +66,12 @@ def test_shell_parts_pass_shellcheck(cfg: EnvironmentConfig, tmp_path: Path) -> 
         script = tmp_path / Path(path).name
         script.write_text(text)
         result = subprocess.run(
-            [_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=bash", str(script)],
+            [
+                debian_tool("shellcheck", "shellcheck"),
+                "--severity=style",
+                "--shell=bash",
+                str(script),
+            ],
             capture_output=True,
             text=True,
             check=False,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,18 +28,16 @@ from infra.manifests import (
 )
 from tests.conftest import CONFIGS, SynthesizedEstate
 from tests.manifest_inputs import test_inputs
-from tests.pg_harness import Cluster, local_pgbackrest_conf, require_servers, tool_missing
+from tests.pg_harness import (
+    Cluster,
+    debian_tool,
+    local_pgbackrest_conf,
+    require_servers,
+)
 from tests.test_database_host import rendered_for
 from tests.test_database_server import render_for_loopback
 
 INSTANCE = "i-1234567890abcdef0"
-
-
-def _tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        tool_missing(f"{name} absent: apt-get install -y {package}")
-    return path
 
 
 # ---------------------------------------------------------------- scripts: shellcheck
@@ -53,7 +50,7 @@ def test_scripts_pass_shellcheck(name: str, tmp_path: Path) -> None:
     script = tmp_path / name
     script.write_text(text)
     result = subprocess.run(
-        [_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=sh", str(script)],
+        [debian_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=sh", str(script)],
         capture_output=True,
         text=True,
         check=False,
@@ -66,7 +63,7 @@ def test_shellcheck_would_catch_an_unquoted_variable(tmp_path: Path) -> None:
     script = tmp_path / "bad.sh"
     script.write_text(upgrade_backup_script().replace('"$INSTANCE_ID"', "$INSTANCE_ID", 1))
     result = subprocess.run(
-        [_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=sh", str(script)],
+        [debian_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=sh", str(script)],
         capture_output=True,
         text=True,
         check=False,
@@ -152,7 +149,7 @@ def _run_gate(
     if drop:
         del env[drop]
     result = subprocess.run(
-        [_tool("dash", "dash"), "-c", upgrade_backup_script(), "upgrade-backup"],
+        [debian_tool("dash", "dash"), "-c", upgrade_backup_script(), "upgrade-backup"],
         capture_output=True,
         text=True,
         check=False,
@@ -244,7 +241,7 @@ def _run_host(tmp_path: Path, *, cloud_init: int = 0, running: int = 0) -> GateR
     for name, body in FAKE_HOST_TOOLS.items():
         (fake / name).write_text("#!/bin/sh\n" + body)
         (fake / name).chmod(0o755)
-    os.symlink(_tool("jq", "jq"), fake / "jq")
+    os.symlink(debian_tool("jq", "jq"), fake / "jq")
     env = {
         "PATH": f"{fake}:/usr/bin:/bin",
         "FAKE_DIR": str(tmp_path),
@@ -253,7 +250,7 @@ def _run_host(tmp_path: Path, *, cloud_init: int = 0, running: int = 0) -> GateR
         "TZ": "UTC",
     }
     result = subprocess.run(
-        [_tool("dash", "dash"), "-c", upgrade_backup_host_script()],
+        [debian_tool("dash", "dash"), "-c", upgrade_backup_host_script()],
         capture_output=True,
         text=True,
         check=False,
@@ -524,7 +521,7 @@ def test_host_script_on_a_real_pgbackrest_falls_back_to_full_then_incr() -> None
             "FAKE_CLOUD_INIT": "0",
             "FAKE_RUNNING": "0",
         }
-        script = [_tool("dash", "dash"), "-c", upgrade_backup_host_script()]
+        script = [debian_tool("dash", "dash"), "-c", upgrade_backup_host_script()]
         first = cluster.run(script, env=env, check=False)
         assert first.returncode == 0, first.stdout + first.stderr
         assert first.stdout.startswith("backup label: ") and "(type full," in first.stdout
