@@ -29,11 +29,12 @@ synth: $(VENV)/.installed ## synthesize every environment (cdk-nag on) and summa
 	$(PYTHON) -m infra synth $(if $(filter-out all,$(ENV)),--env $(ENV))
 
 # Two pytest workers (the machine's two cores); each synthesizes the estate once for its tests.
+# --maxschedchunk 1: the real-program tests, sorted first (tests/conftest.py), go to both workers.
 test: deps ## lint, type-check and the whole pytest suite
 	$(BIN)/ruff check infra app.py tests
 	$(BIN)/ruff format --check infra app.py tests
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --maxschedchunk 1
 
 # ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... lets named stateful replacements through.
 diff: $(VENV)/.installed ## templates and manifests vs. BASE (git ref) or BASE_ENV; guard on state

@@ -70,3 +70,17 @@ def env(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def cfg(env: str) -> EnvironmentConfig:
     return CONFIGS[env]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Real-program tests (markers `slow` and `e2e`) first, keeping the order otherwise.
+
+    With `pytest -n 2 --maxschedchunk 1` (make test) xdist then hands them to the two workers in
+    turn at the start, instead of leaving one long drill for the end of one worker's queue while
+    the other idles: the suite's wall time is bounded by its busiest worker.
+    """
+    items.sort(
+        key=lambda item: (
+            0 if item.get_closest_marker("slow") or item.get_closest_marker("e2e") else 1
+        )
+    )

@@ -159,6 +159,7 @@ def test_infra_synth_reports_bad_config_and_exits_2(bad_checkout: Path) -> None:
     assert result.stderr.splitlines() == [BAD_REGION_LINE]
 
 
+@pytest.mark.slow
 def test_cdk_synth_reports_bad_config_before_synthesizing(bad_checkout: Path) -> None:
     """The real CDK CLI: our line, then the CLI's own note that the app exited 2."""
     cdk = ROOT / "node_modules" / ".bin" / "cdk"

@@ -202,6 +202,7 @@ def _restore(cluster: Cluster, *extra: str) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_backup_and_restore_drill() -> None:
     """Full backup, more rows, WAL archived, data directory wiped, restored: nothing lost."""
     bin_dir = require_servers(pgbackrest=True)

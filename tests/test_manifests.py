@@ -143,6 +143,7 @@ def test_custom_resources_shape(rendered: dict[str, list[dict[str, Any]]], env: 
     assert bindings["frontend"]["spec"]["targetGroupARN"].endswith("test-frontend/0123456789abcdef")
 
 
+@pytest.mark.slow
 def test_checkov_passes_with_the_listed_skips(written: Path) -> None:
     checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
     result = subprocess.run(

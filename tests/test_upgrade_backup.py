@@ -495,6 +495,7 @@ def test_backup_role_may_only_run_the_document_on_the_instance(
     assert "*" not in json.dumps(send)
 
 
+@pytest.mark.slow
 def test_host_script_on_a_real_pgbackrest_falls_back_to_full_then_incr() -> None:
     """A new estate: with no backup in the repository the gate's incremental backup becomes a
     full one (pgBackRest's rule), so it never blocks a first start; the next one is incremental.

@@ -73,6 +73,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_preflight_against_moto_server(endpoint: str, tmp_path: Path) -> None:
     def client(service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
