@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
 
 import pytest
@@ -109,18 +108,16 @@ def test_entrypoint_flags_only_where_the_entrypoint_runs(env_cfg) -> None:
             assert flags <= names
 
 
-def test_every_api_route_reaches_the_backend(env_cfg) -> None:
-    cfg, _ = env_cfg
-    for route in twenty.contract()["routes"]:
-        if not route["api"]:
-            continue
-        probes = [route["prefix"], route["prefix"] + "/x"]
-        for path in probes:
-            if path == route["prefix"] and not any(p == path for p in cfg.edge.backend_paths):
-                continue  # the bare prefix is only served as a sub-path (e.g. /rest/...)
-            assert any(fnmatch.fnmatchcase(path, p) for p in cfg.edge.backend_paths), (
-                f"{path} would land on the frontend tier (no Pod Identity, no egress)"
-            )
+def test_routes_are_the_api_path_enum() -> None:
+    """The server's prefixes come from Twenty's ApiPath enum, one entry per member, in order."""
+    c = twenty.contract()
+    assert c["routes_source"]["repository"] == "twentyhq/twenty"
+    api = [r for r in c["routes"] if r["api"]]
+    assert [r["line"] for r in api] == list(range(2, 2 + len(api)))
+    assert all(r["member"].startswith("ApiPath.") and r["prefix"].startswith("/") for r in api)
+    assert {"/file", "/file-upload", "/public-assets", "/.well-known", "/healthz"} <= {
+        r["prefix"] for r in api
+    }
 
 
 def test_pool_size_and_budget_follow_config(env_cfg) -> None:
