@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from infra import twenty
 from infra.config import EnvironmentConfig
 from infra.config.loader import load_environment
+from infra.config.workloads import JOB_WAIT_SECONDS
 from infra.manifests import render_phases
 from tests.manifest_inputs import test_inputs
 
@@ -31,6 +33,15 @@ def _containers(phases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
     # The contract is Twenty's: only containers of its image (not the backup gate's AWS CLI).
     image = twenty.contract()["image"]
     return [c for p in pods for c in p["containers"] if c["image"].split(":")[0] == image]
+
+
+def _pods(phases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [
+        m["spec"]["template"]["spec"]
+        for ms in phases.values()
+        for m in ms
+        if m["kind"] in ("Deployment", "Job")
+    ]
 
 
 def _env_names(container: dict[str, Any], phases: dict[str, list[dict[str, Any]]]) -> set[str]:
@@ -97,15 +108,29 @@ def test_every_required_env_var_is_set(env_cfg) -> None:
         assert not missing, f"{container['name']} lacks {sorted(missing)}"
 
 
-def test_entrypoint_flags_only_where_the_entrypoint_runs(env_cfg) -> None:
+def test_nothing_relies_on_unverified_image_facts(env_cfg) -> None:
+    """The entrypoint and psql are unverified upstream: every container of Twenty's image runs
+    an explicit command (so the entrypoint and its DISABLE_* flags never run), and no script
+    calls psql."""
     _, phases = env_cfg
-    flags = set(twenty.contract()["runtime"]["entrypoint_flags"])
+    runtime = twenty.contract()["runtime"]
+    assert runtime["entrypoint_verified"] is False and runtime["psql_in_image_verified"] is False
+    flags = set(runtime["entrypoint_flags"])
     for container in _containers(phases):
-        names = {e["name"] for e in container.get("env", [])}
-        if "command" in container:
-            assert not names & flags, f"{container['name']} bypasses the entrypoint"
-        else:
-            assert flags <= names
+        assert container.get("command"), f"{container['name']} would run the image's entrypoint"
+        assert not {e["name"] for e in container.get("env", [])} & flags
+        assert not re.search(r"(^|[\s;&|($])psql\b", " ".join(container["command"])), container[
+            "name"
+        ]
+    for pod in _pods(phases):
+        for init in pod.get("initContainers", []):
+            assert init.get("command"), init["name"]
+
+
+def test_no_fork_commit_is_cited() -> None:
+    """Commits the contract cites are upstream ones; a fork's commit never comes back."""
+    text = twenty.CONTRACT_PATH.read_text()
+    assert "00c31a5b52e2e24949f39a26aa1c73cf935f4c33" not in text
 
 
 def test_routes_are_the_api_path_enum() -> None:
@@ -131,14 +156,38 @@ def test_pool_size_and_budget_follow_config(env_cfg) -> None:
 
 
 def test_migration_job_runs_the_contract_commands(env_cfg) -> None:
+    """setup (fresh database only) -> flush -> upgrade -> flush -> cron registration."""
     _, phases = env_cfg
     (job,) = phases["migration"]
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
     commands = twenty.contract()["commands"]
-    order = [
-        script.index(commands[k]) for k in ("setup", "upgrade", "cache_flush", "cron_registration")
+    steps = [line for line in script.splitlines() if line.startswith(("yarn", "if "))]
+    assert steps == [
+        f'if [ "$fresh" = true ]; then {commands["setup"]}; fi',
+        commands["cache_flush"],
+        commands["upgrade"],
+        commands["cache_flush"],
+        commands["cron_registration"],
     ]
-    assert order == sorted(order)
+    assert script.startswith("set -eu\n")
+
+
+def test_the_deploy_outwaits_the_migration_job(env_cfg) -> None:
+    _, phases = env_cfg
+    (job,) = phases["migration"]
+    assert 0 < job["spec"]["activeDeadlineSeconds"] <= JOB_WAIT_SECONDS - 60
+
+
+def test_worker_grace_period_exceeds_its_drain(env_cfg) -> None:
+    _, phases = env_cfg
+    (worker,) = [
+        m for m in phases["workloads"]
+        if m["kind"] == "Deployment" and m["metadata"]["name"] == "worker"
+    ]  # fmt: skip
+    pod = worker["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    drain_seconds = int(env["AI_STREAM_SHUTDOWN_DRAIN_MS"]) / 1000
+    assert pod["terminationGracePeriodSeconds"] >= drain_seconds + 15
 
 
 @pytest.mark.parametrize(
