@@ -131,9 +131,11 @@ def _deployments(workloads: WorkloadsConfig) -> list[_Deployment]:
             "frontend", "Serves the UI's static files (seed: Service 3001).", workloads.frontend,
             "twenty-frontend", "frontend", http=True, front=True, command=server,
         ),
+        # The backend serves the UI's pages too (deep links reach it), so it gets the writable
+        # copy of the built UI the server rewrites at boot, as the frontend does.
         _Deployment(
             "backend", "Serves every route of Twenty's server: API, files, UI deep links.",
-            workloads.backend, "twenty", "backend", http=True, command=server,
+            workloads.backend, "twenty", "backend", http=True, front=True, command=server,
         ),
         _Deployment(
             "worker", "Runs the background jobs of the BullMQ queues.", workloads.worker,

@@ -242,6 +242,11 @@ def test_deployments_match_config(
     for server in ("frontend", "backend"):
         pod = deployments[server]["spec"]["template"]["spec"]
         assert pod["containers"][0]["command"] == ["yarn", "start:prod"]
+        # Both serve UI pages: the server rewrites dist/front/index.html at boot, so both need
+        # the writable copy (the root file system is read-only).
+        mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert "/app/packages/twenty-server/dist/front" in mounts, server
+        assert [c["name"] for c in pod["initContainers"]] == ["copy-front"], server
     worker = deployments["worker"]["spec"]["template"]["spec"]["containers"][0]
     assert worker["command"] == ["yarn", "worker:prod"]
     assert "livenessProbe" not in worker
