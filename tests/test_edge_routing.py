@@ -58,8 +58,11 @@ def _allows_https_out(policy: dict[str, Any]) -> bool:
     return any(port.get("port") == 443 for rule in rules for port in rule.get("ports", []))
 
 
-def _capable_target_groups(synthesized: SynthesizedEstate, cfg: EnvironmentConfig) -> set[str]:
-    """Edge target-group logical ids whose pods have Pod Identity and HTTPS egress."""
+def _capable_target_groups(
+    synthesized: SynthesizedEstate, cfg: EnvironmentConfig
+) -> tuple[set[str], set[str]]:
+    """Edge target-group logical ids whose pods have Pod Identity and HTTPS egress (the
+    server's capability), and those whose pods can serve UI pages (the writable built UI)."""
     inputs = test_inputs(cfg)
     phases = render_phases(inputs)
     manifests = [m for ms in phases.values() for m in ms]
@@ -80,7 +83,8 @@ def _capable_target_groups(synthesized: SynthesizedEstate, cfg: EnvironmentConfi
         inputs.frontend_target_group_arn: "FrontendTargetGroup",
         inputs.backend_target_group_arn: "BackendTargetGroup",
     }
-    capable = set()
+    capable: set[str] = set()
+    serves_ui: set[str] = set()
     for binding in (m for m in manifests if m["kind"] == "TargetGroupBinding"):
         service_name = binding["spec"]["serviceRef"]["name"]
         (service,) = [
@@ -90,10 +94,14 @@ def _capable_target_groups(synthesized: SynthesizedEstate, cfg: EnvironmentConfi
         (deployment,) = [
             m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == component
         ]
-        account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
-        if account in identified and component in https_components:
-            capable.add(arns[binding["spec"]["targetGroupARN"]])
-    return capable
+        pod = deployment["spec"]["template"]["spec"]
+        target = arns[binding["spec"]["targetGroupARN"]]
+        if pod["serviceAccountName"] in identified and component in https_components:
+            capable.add(target)
+        mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        if f"{twenty.contract()['runtime']['workdir']}/dist/front" in mounts:
+            serves_ui.add(target)
+    return capable, serves_ui
 
 
 def test_every_server_route_and_deep_link_reaches_a_capable_pod(
@@ -101,16 +109,21 @@ def test_every_server_route_and_deep_link_reaches_a_capable_pod(
 ) -> None:
     resources = synthesized.template_json(f"twenty-{env}-edge")["Resources"]
     rules, default = listener_routing(resources, _listener_id(resources))
-    capable = _capable_target_groups(synthesized, cfg)
+    capable, serves_ui = _capable_target_groups(synthesized, cfg)
     assert capable, "no target group reaches pods with Pod Identity and HTTPS egress"
 
-    def is_capable(logical_id: str) -> bool:
-        return any(logical_id.startswith(prefix) for prefix in capable)
+    def is_capable(logical_id: str, needed: set[str] = capable) -> bool:
+        return any(logical_id.startswith(prefix) for prefix in needed)
 
     stranded = [
         path
         for path in _server_paths() + UI_DEEP_LINKS
         if not is_capable(route(rules, default, path))
+    ]
+    stranded += [
+        f"{path} (no built UI)"
+        for path in UI_DEEP_LINKS
+        if not is_capable(route(rules, default, path), serves_ui)
     ]
     assert not stranded, f"{env}: paths reaching pods without the server's capability: {stranded}"
     # The frontend tier still has a job: the UI's static files.
