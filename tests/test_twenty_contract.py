@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from infra import twenty
 from infra.config import EnvironmentConfig
 from infra.config.loader import load_environment
 from infra.config.workloads import JOB_WAIT_SECONDS
-from infra.manifests import render_phases
+from infra.manifests import migration_script, render_phases
 from tests.manifest_inputs import test_inputs
 
 ENVS = ["dev", "qa", "prod"]
@@ -203,3 +205,41 @@ def test_worker_grace_period_exceeds_its_drain(env_cfg) -> None:
 )
 def test_upgrade_rule(deployed: str, target: str, refused: bool) -> None:
     assert (twenty.upgrade_problem(deployed, target) is not None) is refused
+
+
+@pytest.mark.parametrize(
+    ("probe", "expected"),
+    [
+        ("echo true", ["database:init:prod", *["command:prod"] * 4]),
+        ("echo false", ["command:prod"] * 4),
+        ("echo 'database-is-fresh: refused' >&2; exit 1", []),
+    ],
+)
+def test_migration_script_runs_in_a_posix_shell(
+    tmp_path: Path, probe: str, expected: list[str]
+) -> None:
+    """The Job's script under /bin/sh with stand-ins for node and yarn: setup only on a fresh
+    database, the four commands in order, and nothing at all when the probe fails."""
+    calls = tmp_path / "calls"
+    for name, body in (("node", f"cat >/dev/null\n{probe}"), ("yarn", f'echo "$*" >>{calls}')):
+        stub = tmp_path / name
+        stub.write_text(f"#!/bin/sh\n{body}\n")
+        stub.chmod(0o755)
+    result = subprocess.run(
+        ["/bin/sh", "-c", migration_script()],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+    )
+    ran = calls.read_text().splitlines() if calls.exists() else []
+    assert [line.split()[0] for line in ran] == expected, result.stderr
+    assert (result.returncode == 0) is bool(expected)
+    if expected:
+        assert ran[-4:] == [
+            "command:prod cache:flush",
+            "command:prod upgrade",
+            "command:prod cache:flush",
+            "command:prod cron:register:all",
+        ]
