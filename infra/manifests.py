@@ -21,6 +21,7 @@ import yaml
 
 from infra import twenty
 from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
+from infra.config.workloads import JOB_WAIT_SECONDS
 from infra.database_host import STANZA
 from infra.naming import namespace
 from infra.prometheus import TWENTY_METRICS, TWENTY_METRICS_PORT_NAME
@@ -36,6 +37,11 @@ JOB_PHASES = ("backup", "migration")
 # The database host's pgBackRest systemd units (infra/database_host.py): the backup gate waits
 # for a running one, since pgBackRest takes one backup of a stanza at a time.
 BACKUP_UNIT_PREFIX = "twenty-pgbackrest-"
+# The migration Job stops (fails) before the deploy stops waiting for it (the crm stack waits
+# JOB_WAIT_SECONDS inside one 15-minute Lambda invocation), two minutes earlier for the pod to
+# be scheduled and pull the image: a deploy reports the Job's real outcome, never a time-out
+# while the Job still runs. A longer upgrade is run by hand (docs/runbooks/upgrade.md).
+MIGRATION_DEADLINE_SECONDS = JOB_WAIT_SECONDS - 120
 # Where every Twenty container finds the database host's CA certificate (a Secret volume).
 DATABASE_CA_DIRECTORY = "/etc/twenty-database-ca"
 DATABASE_CA_FILE = f"{DATABASE_CA_DIRECTORY}/ca.crt"
@@ -44,6 +50,17 @@ DATABASE_CA_FILE = f"{DATABASE_CA_DIRECTORY}/ca.crt"
 # sslmode=verify-full checks the chain and the host name, sslrootcert names the one CA to trust.
 # libpq (psql in Twenty's entrypoint) reads the same two parameters.
 DATABASE_URL_TLS = f"sslmode=verify-full&sslrootcert={DATABASE_CA_FILE}"
+# On SIGTERM the worker waits this long for active AI chat stream jobs before aborting them into
+# a retryable state (Twenty's AI_STREAM_SHUTDOWN_DRAIN_MS, default 300000, which "must be lower
+# than the pod terminationGracePeriodSeconds"): Twenty's default, set explicitly so the relation
+# below holds whatever a later release defaults to. The grace period adds 30 s for the abort,
+# the BullMQ close and the process exit.
+WORKER_DRAIN_MS = int(
+    next(e for e in twenty.contract()["env"] if e["name"] == "AI_STREAM_SHUTDOWN_DRAIN_MS")[
+        "default"
+    ]
+)
+WORKER_GRACE_SECONDS = WORKER_DRAIN_MS // 1000 + 30
 
 
 @dataclass(frozen=True)
@@ -101,40 +118,68 @@ class _Deployment:
     http: bool
     front: bool = False
     command: list[str] | None = None
+    # AI_STREAM_SHUTDOWN_DRAIN_MS (the worker's) and terminationGracePeriodSeconds.
+    drain_ms: int | None = None
+    grace_seconds: int = 60
 
 
 def _deployments(workloads: WorkloadsConfig) -> list[_Deployment]:
+    commands = twenty.contract()["commands"]
+    server, worker = commands["server"].split(), commands["worker"].split()
     return [
         _Deployment(
-            "frontend", "Serves the UI (seed: Service 3001).", workloads.frontend,
-            "twenty-frontend", "frontend", http=True, front=True,
+            "frontend", "Serves the UI's static files (seed: Service 3001).", workloads.frontend,
+            "twenty-frontend", "frontend", http=True, front=True, command=server,
         ),
+        # The backend serves the UI's pages too (deep links reach it), so it gets the writable
+        # copy of the built UI the server rewrites at boot, as the frontend does.
         _Deployment(
-            "backend", "Serves the API (GraphQL/REST).", workloads.backend,
-            "twenty", "backend", http=True,
+            "backend", "Serves every route of Twenty's server: API, files, UI deep links.",
+            workloads.backend, "twenty", "backend", http=True, front=True, command=server,
         ),
         _Deployment(
             "worker", "Runs the background jobs of the BullMQ queues.", workloads.worker,
-            "twenty", "backend", http=False, command=["yarn", "worker:prod"],
+            "twenty", "backend", http=False, command=worker,
+            drain_ms=WORKER_DRAIN_MS, grace_seconds=WORKER_GRACE_SECONDS,
         ),
     ]  # fmt: skip
 
 
 def migration_script() -> str:
-    """The migration Job's shell script, from the contract's commands (setup only on an empty
-    database: Twenty's migrations table in schema core does not exist yet)."""
+    """The migration Job's shell script, from the contract's commands.
+
+    Setup runs only on a fresh database (Twenty's migrations table does not exist yet), probed
+    with node and the image's own `pg` module (k8s/scripts/database-is-fresh.js; the image is
+    not known to contain psql). Twenty's upgrade runs between two cache flushes, as its own
+    entrypoint does: cached metadata of the old version must neither feed the upgrade nor
+    outlive it. Cron jobs are registered last. Every command is explicit: the estate does not
+    rely on the image's entrypoint (its DISABLE_* flags are unverified upstream).
+    """
     commands = twenty.contract()["commands"]
-    marker = commands["first_start_marker"]
-    return " && ".join(
-        [
-            "set -eu",
-            f'fresh=$(psql "$PG_DATABASE_URL" -tAc "SELECT to_regclass(\'{marker}\') IS NULL")',
-            f'{{ [ "$fresh" != t ] || {commands["setup"]}; }}',
-            commands["upgrade"],
-            commands["cache_flush"],
-            commands["cron_registration"],
-        ]
-    )
+    probe = (SCRIPT_DIR / "database-is-fresh.js").read_text()
+    if f"'{commands['first_start_marker']}'" not in probe:
+        raise ValueError("k8s/scripts/database-is-fresh.js must probe the contract's marker table")
+    steps = [
+        (
+            "setting up the database if it is fresh",
+            f'if [ "$fresh" = true ]; then {commands["setup"]}; fi',
+        ),
+        ("flushing the cache before the upgrade", commands["cache_flush"]),
+        ("running Twenty's upgrade", commands["upgrade"]),
+        ("flushing the cache after the upgrade", commands["cache_flush"]),
+        ("registering the cron jobs", commands["cron_registration"]),
+    ]
+    lines = [
+        "set -eu",
+        'echo "twenty-migrate: probing whether the database is fresh"',
+        "fresh=$(node - <<'JS'",
+        probe.rstrip("\n"),
+        "JS",
+        ")",
+    ]
+    for what, command in steps:
+        lines += [f'echo "twenty-migrate: {what}"', command]
+    return "\n".join(lines) + "\n"
 
 
 def upgrade_backup_script() -> str:
@@ -192,6 +237,7 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "probe_cfg": inputs.workloads.probes,
         "deployments": _deployments(inputs.workloads),
         "migration_script": migration_script(),
+        "migration_deadline_seconds": MIGRATION_DEADLINE_SECONDS,
         "twenty_metrics": TWENTY_METRICS,
         "twenty_metrics_port_name": TWENTY_METRICS_PORT_NAME,
         "database_ca_directory": DATABASE_CA_DIRECTORY,

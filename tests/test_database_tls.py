@@ -22,11 +22,12 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from infra import twenty
 from infra.database_host import APP_ROLE
-from infra.manifests import DATABASE_CA_FILE, render_phases
+from infra.manifests import DATABASE_CA_FILE, SCRIPT_DIR, migration_script, render_phases
 from tests.conftest import CONFIGS, ENVIRONMENTS, ROOT
 from tests.manifest_inputs import test_inputs
-from tests.pg_harness import Cluster, require_servers, tool_missing
+from tests.pg_harness import Cluster, free_port, require_servers, tool_missing
 from tests.test_database_server import bootstrap, render_for_loopback
 
 pytestmark = pytest.mark.slow
@@ -221,3 +222,52 @@ def test_accepting_any_certificate_is_what_self_signed_would_mean(server: TlsSer
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [{"ssl": True}]
+
+
+def _fresh_probe(server: TlsServer, url: str) -> subprocess.CompletedProcess[str]:
+    """The migration Job's probe (k8s/scripts/database-is-fresh.js) as the Job runs it: the
+    script on node's stdin, with the pg module and the rendered PG_DATABASE_URL."""
+    return subprocess.run(
+        [server.node, "-"],
+        input=(SCRIPT_DIR / "database-is-fresh.js").read_text(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PG_DATABASE_URL": url,
+            "NODE_PATH": str(ROOT / "node_modules"),
+        },
+    )
+
+
+def test_fresh_probe_tells_a_fresh_database_from_a_set_up_one(server: TlsServer) -> None:
+    """Over verified TLS as the app role: "true" before Twenty's migrations table exists,
+    "false" after; the Job runs setup only on "true"."""
+    marker = twenty.contract()["commands"]["first_start_marker"]
+    fresh = _fresh_probe(server, server.url())
+    assert (fresh.returncode, fresh.stdout) == (0, "true\n"), fresh.stderr
+    made = server.client("pool", f"CREATE TABLE {marker} (id serial)")
+    assert made.returncode == 0, made.stderr
+    try:
+        used = _fresh_probe(server, server.url())
+        assert (used.returncode, used.stdout) == (0, "false\n"), used.stderr
+    finally:
+        server.client("pool", f"DROP TABLE {marker}")
+
+
+def test_fresh_probe_fails_rather_than_guesses(server: TlsServer) -> None:
+    """An unverifiable certificate or an unreachable server stops the Job (exit 1, no answer)."""
+    for url in (server.url(ca_file=server.other_ca_file), server.url().replace(
+        f":{server.cluster.port}/", f":{free_port()}/"
+    )):  # fmt: skip
+        failed = _fresh_probe(server, url)
+        assert (failed.returncode, failed.stdout) == (1, ""), failed.stderr
+        assert "database-is-fresh:" in failed.stderr
+
+
+def test_the_migration_job_embeds_the_fresh_probe() -> None:
+    probe = (SCRIPT_DIR / "database-is-fresh.js").read_text().rstrip("\n")
+    assert f"fresh=$(node - <<'JS'\n{probe}\nJS\n)" in migration_script()

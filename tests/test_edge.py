@@ -128,7 +128,7 @@ def test_http_listener_only_redirects(synthesized: SynthesizedEstate, env: str):
     ]
 
 
-def test_https_listener_tls13_certificate_default_frontend(synthesized, env: str, cfg):
+def test_https_listener_tls13_certificate_default_backend(synthesized, env: str, cfg):
     listener_id, listener = _listener(synthesized, env, 443)
     props = listener["Properties"]
     assert props["Protocol"] == "HTTPS"
@@ -140,7 +140,7 @@ def test_https_listener_tls13_certificate_default_frontend(synthesized, env: str
     assert "Certificate" in ref["OutputName"]
     groups = _target_group_ids(synthesized, env)
     assert props["DefaultActions"] == [
-        {"Type": "forward", "TargetGroupArn": {"Ref": groups["frontend"]}}
+        {"Type": "forward", "TargetGroupArn": {"Ref": groups["backend"]}}
     ]
     assert listener_id
 
@@ -176,25 +176,32 @@ def test_ip_target_groups_from_config(synthesized: SynthesizedEstate, env: str, 
     assert (cfg.edge.frontend.port, cfg.edge.backend.port) == (3001, 3000)
 
 
-def test_api_paths_go_to_backend(synthesized: SynthesizedEstate, env: str, cfg):
-    https_id, _ = _listener(synthesized, env, 443)
-    backend = _target_group_ids(synthesized, env)["backend"]
+def test_static_ui_paths_go_to_frontend_and_the_rest_to_backend(
+    synthesized: SynthesizedEstate, env: str, cfg
+):
+    https_id, https = _listener(synthesized, env, 443)
+    groups = _target_group_ids(synthesized, env)
+    assert https["Properties"]["DefaultActions"] == [
+        {"Type": "forward", "TargetGroupArn": {"Ref": groups["backend"]}}
+    ]
     rules = sorted(
         (r["Properties"] for r in _of_type(
             synthesized, env, "AWS::ElasticLoadBalancingV2::ListenerRule"
         ).values()),
         key=lambda p: p["Priority"],
     )  # fmt: skip
-    paths = cfg.edge.backend_paths
+    paths = cfg.edge.frontend_paths
     chunks = [paths[i : i + PATHS_PER_RULE] for i in range(0, len(paths), PATHS_PER_RULE)]
     assert len(rules) == len(chunks)
     for props, chunk in zip(rules, chunks, strict=True):
         assert props["ListenerArn"] == {"Ref": https_id}
-        assert props["Actions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": backend}}]
+        assert props["Actions"] == [
+            {"Type": "forward", "TargetGroupArn": {"Ref": groups["frontend"]}}
+        ]
         assert props["Conditions"] == [
             {"Field": "path-pattern", "PathPatternConfig": {"Values": chunk}}
         ]
-    assert {"/graphql", "/rest/*", "/auth/*", "/healthz*", "/files/*"} <= set(paths)
+    assert paths == ["/assets/*"]
 
 
 def test_access_log_bucket(synthesized: SynthesizedEstate, env: str, cfg: EnvironmentConfig):

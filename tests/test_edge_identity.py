@@ -86,10 +86,10 @@ def test_non_default_edge_options(cfg: EnvironmentConfig) -> None:
     """Options the committed configs do not use: seven paths, a pinned health-check port, a
     post-quantum TLS policy. An ALB rule holds five path values, so seven paths become two rules.
     """
-    paths = ["/graphql", "/rest/*", "/auth/*", "/healthz*", "/files/*", "/webhooks/*", "/mcp"]
+    paths = ["/assets/*", "/img/*", "/favicon.ico", "/manifest.json", "/fonts/*", "/a?", "/b"]
     change = {
         "edge": {
-            "backend_paths": paths,
+            "frontend_paths": paths,
             "tls_policy": "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
             "backend": {"health_check": {"port": 3100}},
         }

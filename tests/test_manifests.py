@@ -230,10 +230,9 @@ def test_deployments_match_config(
         assert spec["nodeSelector"] == {"tier": tiers[name]}
         env_vars = {e["name"]: e["value"] for e in container["env"]}
         assert env_vars["PG_POOL_MAX_CONNECTIONS"] == str(workload.db_pool_size), name
-        # The entrypoint (which reads the DISABLE_* flags) runs only without a `command`.
-        entrypoint_runs = "command" not in container
-        assert ("DISABLE_DB_MIGRATIONS" in env_vars) is entrypoint_runs, name
-        assert ("DISABLE_CRON_JOBS_REGISTRATION" in env_vars) is entrypoint_runs, name
+        # Every container names its command: nothing relies on the image's entrypoint.
+        assert container["command"][0] == "yarn", name
+        assert not {"DISABLE_DB_MIGRATIONS", "DISABLE_CRON_JOBS_REGISTRATION"} & set(env_vars)
         assert container["resources"] == {
             "requests": {"cpu": workload.cpu_request, "memory": workload.memory_request},
             "limits": {"memory": workload.memory},
@@ -241,6 +240,14 @@ def test_deployments_match_config(
         zones = [t for t in spec["topologySpreadConstraints"]
                  if t["topologyKey"] == "topology.kubernetes.io/zone"]  # fmt: skip
         assert zones and zones[0]["whenUnsatisfiable"] == "DoNotSchedule"
+    for server in ("frontend", "backend"):
+        pod = deployments[server]["spec"]["template"]["spec"]
+        assert pod["containers"][0]["command"] == ["yarn", "start:prod"]
+        # Both serve UI pages: the server rewrites dist/front/index.html at boot, so both need
+        # the writable copy (the root file system is read-only).
+        mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert "/app/packages/twenty-server/dist/front" in mounts, server
+        assert [c["name"] for c in pod["initContainers"]] == ["copy-front"], server
     worker = deployments["worker"]["spec"]["template"]["spec"]["containers"][0]
     assert worker["command"] == ["yarn", "worker:prod"]
     assert "livenessProbe" not in worker

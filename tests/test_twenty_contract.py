@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import fnmatch
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +12,8 @@ import pytest
 from infra import twenty
 from infra.config import EnvironmentConfig
 from infra.config.loader import load_environment
-from infra.manifests import render_phases
+from infra.config.workloads import JOB_WAIT_SECONDS
+from infra.manifests import migration_script, render_phases
 from tests.manifest_inputs import test_inputs
 
 ENVS = ["dev", "qa", "prod"]
@@ -32,6 +35,15 @@ def _containers(phases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
     # The contract is Twenty's: only containers of its image (not the backup gate's AWS CLI).
     image = twenty.contract()["image"]
     return [c for p in pods for c in p["containers"] if c["image"].split(":")[0] == image]
+
+
+def _pods(phases: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [
+        m["spec"]["template"]["spec"]
+        for ms in phases.values()
+        for m in ms
+        if m["kind"] in ("Deployment", "Job")
+    ]
 
 
 def _env_names(container: dict[str, Any], phases: dict[str, list[dict[str, Any]]]) -> set[str]:
@@ -98,29 +110,41 @@ def test_every_required_env_var_is_set(env_cfg) -> None:
         assert not missing, f"{container['name']} lacks {sorted(missing)}"
 
 
-def test_entrypoint_flags_only_where_the_entrypoint_runs(env_cfg) -> None:
+def test_nothing_relies_on_unverified_image_facts(env_cfg) -> None:
+    """The entrypoint and psql are unverified upstream: every container of Twenty's image runs
+    an explicit command (so the entrypoint and its DISABLE_* flags never run), and no script
+    calls psql."""
     _, phases = env_cfg
-    flags = set(twenty.contract()["runtime"]["entrypoint_flags"])
+    runtime = twenty.contract()["runtime"]
+    assert runtime["entrypoint_verified"] is False and runtime["psql_in_image_verified"] is False
+    flags = set(runtime["entrypoint_flags"])
     for container in _containers(phases):
-        names = {e["name"] for e in container.get("env", [])}
-        if "command" in container:
-            assert not names & flags, f"{container['name']} bypasses the entrypoint"
-        else:
-            assert flags <= names
+        assert container.get("command"), f"{container['name']} would run the image's entrypoint"
+        assert not {e["name"] for e in container.get("env", [])} & flags
+        assert not re.search(r"(^|[\s;&|($])psql\b", " ".join(container["command"])), container[
+            "name"
+        ]
+    for pod in _pods(phases):
+        for init in pod.get("initContainers", []):
+            assert init.get("command"), init["name"]
 
 
-def test_every_api_route_reaches_the_backend(env_cfg) -> None:
-    cfg, _ = env_cfg
-    for route in twenty.contract()["routes"]:
-        if not route["api"]:
-            continue
-        probes = [route["prefix"], route["prefix"] + "/x"]
-        for path in probes:
-            if path == route["prefix"] and not any(p == path for p in cfg.edge.backend_paths):
-                continue  # the bare prefix is only served as a sub-path (e.g. /rest/...)
-            assert any(fnmatch.fnmatchcase(path, p) for p in cfg.edge.backend_paths), (
-                f"{path} would land on the frontend tier (no Pod Identity, no egress)"
-            )
+def test_no_fork_commit_is_cited() -> None:
+    """Commits the contract cites are upstream ones; a fork's commit never comes back."""
+    text = twenty.CONTRACT_PATH.read_text()
+    assert "00c31a5b52e2e24949f39a26aa1c73cf935f4c33" not in text
+
+
+def test_routes_are_the_api_path_enum() -> None:
+    """The server's prefixes come from Twenty's ApiPath enum, one entry per member, in order."""
+    c = twenty.contract()
+    assert c["routes_source"]["repository"] == "twentyhq/twenty"
+    api = [r for r in c["routes"] if r["api"]]
+    assert [r["line"] for r in api] == list(range(2, 2 + len(api)))
+    assert all(r["member"].startswith("ApiPath.") and r["prefix"].startswith("/") for r in api)
+    assert {"/file", "/file-upload", "/public-assets", "/.well-known", "/healthz"} <= {
+        r["prefix"] for r in api
+    }
 
 
 def test_pool_size_and_budget_follow_config(env_cfg) -> None:
@@ -134,14 +158,38 @@ def test_pool_size_and_budget_follow_config(env_cfg) -> None:
 
 
 def test_migration_job_runs_the_contract_commands(env_cfg) -> None:
+    """setup (fresh database only) -> flush -> upgrade -> flush -> cron registration."""
     _, phases = env_cfg
     (job,) = phases["migration"]
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
     commands = twenty.contract()["commands"]
-    order = [
-        script.index(commands[k]) for k in ("setup", "upgrade", "cache_flush", "cron_registration")
+    steps = [line for line in script.splitlines() if line.startswith(("yarn", "if "))]
+    assert steps == [
+        f'if [ "$fresh" = true ]; then {commands["setup"]}; fi',
+        commands["cache_flush"],
+        commands["upgrade"],
+        commands["cache_flush"],
+        commands["cron_registration"],
     ]
-    assert order == sorted(order)
+    assert script.startswith("set -eu\n")
+
+
+def test_the_deploy_outwaits_the_migration_job(env_cfg) -> None:
+    _, phases = env_cfg
+    (job,) = phases["migration"]
+    assert 0 < job["spec"]["activeDeadlineSeconds"] <= JOB_WAIT_SECONDS - 60
+
+
+def test_worker_grace_period_exceeds_its_drain(env_cfg) -> None:
+    _, phases = env_cfg
+    (worker,) = [
+        m for m in phases["workloads"]
+        if m["kind"] == "Deployment" and m["metadata"]["name"] == "worker"
+    ]  # fmt: skip
+    pod = worker["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    drain_seconds = int(env["AI_STREAM_SHUTDOWN_DRAIN_MS"]) / 1000
+    assert pod["terminationGracePeriodSeconds"] >= drain_seconds + 15
 
 
 @pytest.mark.parametrize(
@@ -157,3 +205,41 @@ def test_migration_job_runs_the_contract_commands(env_cfg) -> None:
 )
 def test_upgrade_rule(deployed: str, target: str, refused: bool) -> None:
     assert (twenty.upgrade_problem(deployed, target) is not None) is refused
+
+
+@pytest.mark.parametrize(
+    ("probe", "expected"),
+    [
+        ("echo true", ["database:init:prod", *["command:prod"] * 4]),
+        ("echo false", ["command:prod"] * 4),
+        ("echo 'database-is-fresh: refused' >&2; exit 1", []),
+    ],
+)
+def test_migration_script_runs_in_a_posix_shell(
+    tmp_path: Path, probe: str, expected: list[str]
+) -> None:
+    """The Job's script under /bin/sh with stand-ins for node and yarn: setup only on a fresh
+    database, the four commands in order, and nothing at all when the probe fails."""
+    calls = tmp_path / "calls"
+    for name, body in (("node", f"cat >/dev/null\n{probe}"), ("yarn", f'echo "$*" >>{calls}')):
+        stub = tmp_path / name
+        stub.write_text(f"#!/bin/sh\n{body}\n")
+        stub.chmod(0o755)
+    result = subprocess.run(
+        ["/bin/sh", "-c", migration_script()],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+    )
+    ran = calls.read_text().splitlines() if calls.exists() else []
+    assert [line.split()[0] for line in ran] == expected, result.stderr
+    assert (result.returncode == 0) is bool(expected)
+    if expected:
+        assert ran[-4:] == [
+            "command:prod cache:flush",
+            "command:prod upgrade",
+            "command:prod cache:flush",
+            "command:prod cron:register:all",
+        ]

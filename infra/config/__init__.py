@@ -37,7 +37,7 @@ from infra.config.database import (
 from infra.config.dns import DnsConfig
 from infra.config.edge import (
     COMMON_RULE_SET_RULES,
-    MAX_BACKEND_PATHS,
+    MAX_FRONTEND_PATHS,
     PATHS_PER_RULE,
     TLS_POLICIES,
     WAF_MAX_RATE_LIMIT,
@@ -74,7 +74,7 @@ __all__ = [
     "CONFIG_DIR",
     "KUBERNETES_VERSIONS",
     "LOG_RETENTION_DAYS",
-    "MAX_BACKEND_PATHS",
+    "MAX_FRONTEND_PATHS",
     "PATHS_PER_RULE",
     "POSTGRES_VERSIONS",
     "REQUIRED_TAGS",

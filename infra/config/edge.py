@@ -11,6 +11,8 @@ from pydantic import (
     model_validator,
 )
 
+from infra import twenty
+from infra.alb_paths import path_matches
 from infra.config.base import Strict, SubfieldError
 
 TlsPolicy = Literal[
@@ -39,7 +41,7 @@ WAF_MAX_RATE_LIMIT = 2_000_000_000
 _PATH_PATTERN = re.compile(r"^/[A-Za-z0-9_\-.$/~\"'@:+&*?]{0,127}$")
 # An ALB listener rule holds at most 5 condition values; longer lists span several rules.
 PATHS_PER_RULE = 5
-MAX_BACKEND_PATHS = 50
+MAX_FRONTEND_PATHS = 50
 
 
 def _check_port(port: int) -> int:
@@ -193,11 +195,16 @@ class WafConfig(Strict):
         return rules
 
 
-def _default_backend_paths() -> list[str]:
-    return [
-        "/graphql", "/graphql/*", "/metadata", "/metadata/*", "/rest/*", "/auth/*",
-        "/files/*", "/webhooks/*", "/s/*", "/healthz*",
-    ]  # fmt: skip
+def _default_frontend_paths() -> list[str]:
+    # The hashed static files of the built UI (Vite's default `assets/` directory of dist/front).
+    return ["/assets/*"]
+
+
+def server_route_probes() -> list[str]:
+    """Request paths under every prefix Twenty's server serves (the contract's `routes` with
+    `api: true`, read from its ApiPath enum): the prefix itself and a path below it."""
+    prefixes = [r["prefix"] for r in twenty.contract()["routes"] if r["api"]]
+    return [path for prefix in prefixes for path in (prefix, f"{prefix}/", f"{prefix}/x")]
 
 
 class EdgeConfig(Strict):
@@ -226,11 +233,13 @@ class EdgeConfig(Strict):
         description="Container port the Twenty pods serve UI and API on. TargetGroupBinding "
         "registers pod IPs on this port, and the workload security group admits the ALB on it.",
     )
-    backend_paths: list[str] = Field(
-        default_factory=_default_backend_paths,
-        min_length=1,
-        description="ALB path patterns sent to the backend target group; everything else goes "
-        "to the frontend. Each starts with a slash; `*` and `?` are wildcards.",
+    frontend_paths: list[str] = Field(
+        default_factory=_default_frontend_paths,
+        description="ALB path patterns (static UI files only) sent to the frontend target group, "
+        "whose pods have no AWS identity and no outbound HTTPS; everything else, every route of "
+        "Twenty's server and every UI deep link, goes to the backend. Each starts with a slash; "
+        "`*` and `?` are wildcards (case-sensitive, whole path). A pattern that catches a route "
+        "of the server (infra/twenty/contract.yaml `routes`) is refused.",
     )
     frontend: TargetGroupConfig = Field(
         default_factory=lambda: TargetGroupConfig(port=3001),
@@ -250,7 +259,7 @@ class EdgeConfig(Strict):
     def _pod_port_range(cls, port: int) -> int:
         return _check_port(port)
 
-    @field_validator("backend_paths")
+    @field_validator("frontend_paths")
     @classmethod
     def _paths_shape(cls, paths: list[str]) -> list[str]:
         problems = []
@@ -267,8 +276,18 @@ class EdgeConfig(Strict):
                 )
         if len(set(paths)) != len(paths):
             problems.append(("", "lists a path twice; give each path once"))
-        if len(paths) > MAX_BACKEND_PATHS:
-            problems.append(("", f"has {len(paths)} paths; give at most {MAX_BACKEND_PATHS}"))
+        if len(paths) > MAX_FRONTEND_PATHS:
+            problems.append(("", f"has {len(paths)} paths; give at most {MAX_FRONTEND_PATHS}"))
+        for i, path in enumerate(paths):
+            caught = [probe for probe in server_route_probes() if path_matches(path, probe)]
+            if caught:
+                problems.append(
+                    (
+                        f"[{i}]",
+                        f"{path!r} catches {caught[0]}, a route of Twenty's server that the "
+                        "frontend pods cannot serve (no AWS identity, no egress); narrow it",
+                    )
+                )
         if problems:
             raise SubfieldError(problems)
         return paths

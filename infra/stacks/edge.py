@@ -25,7 +25,7 @@ TLS_POLICY_MEMBERS = {
     "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09": elbv2.SslPolicy.TLS13_12_PQ,
     "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09": elbv2.SslPolicy.TLS13_12_RES_PQ,
 }
-# Listener rule priorities of the backend path rules: 10, 20, ...; gaps leave room for more.
+# Listener rule priorities of the frontend path rules: 10, 20, ...; gaps leave room for more.
 _RULE_PRIORITY_STEP = 10
 
 
@@ -88,26 +88,29 @@ class EdgeStack(EstateStack):
         ).target_group
 
         self.load_balancer.add_redirect(source_port=80, target_port=443)
+        # Every route of Twenty's server and every UI deep link goes to the backend tier (the
+        # default), the only pods with the server's full capability; only the static UI files
+        # of `edge.frontend_paths` go to the frontend tier (docs/architecture.md, "Routing").
         https = self.load_balancer.add_listener(
             "Https",
             port=443,
             protocol=elbv2.ApplicationProtocol.HTTPS,
             ssl_policy=TLS_POLICY_MEMBERS[edge.tls_policy],
             certificates=[elbv2.ListenerCertificate.from_certificate_manager(certificate)],
-            default_action=elbv2.ListenerAction.forward([self.frontend_target_group]),
+            default_action=elbv2.ListenerAction.forward([self.backend_target_group]),
             open=False,
         )
-        paths = edge.backend_paths
+        paths = edge.frontend_paths
         for n, start in enumerate(range(0, len(paths), PATHS_PER_RULE), start=1):
             elbv2.ApplicationListenerRule(
                 self,
-                f"BackendPaths{n}",
+                f"FrontendPaths{n}",
                 listener=https,
                 priority=n * _RULE_PRIORITY_STEP,
                 conditions=[
                     elbv2.ListenerCondition.path_patterns(paths[start : start + PATHS_PER_RULE])
                 ],
-                action=elbv2.ListenerAction.forward([self.backend_target_group]),
+                action=elbv2.ListenerAction.forward([self.frontend_target_group]),
             )
 
         # WAF's CloudWatch metrics name the web ACL by this visibility metric name.
