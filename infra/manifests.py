@@ -222,6 +222,7 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
 def _keda_context(inputs: ManifestInputs) -> dict[str, Any]:
     """Names and values of the ScaledObjects and their TriggerAuthentications."""
     return {
+        "namespace": scaling.KEDA_NAMESPACE,
         "redis_auth_secret": scaling.REDIS_AUTH_SECRET,
         "redis_trigger_auth": scaling.REDIS_TRIGGER_AUTH,
         "aws_trigger_auth": scaling.AWS_TRIGGER_AUTH,

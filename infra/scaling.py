@@ -12,10 +12,14 @@ from dataclasses import dataclass
 
 from infra import twenty
 
-# The TriggerAuthentications of the crm namespace (k8s/12-keda-trigger-auth.yaml.j2).
+# KEDA's namespace (infra/constructs/addons/keda.py). Its operator reads Secrets only here.
+KEDA_NAMESPACE = "keda"
+# The trigger credentials (k8s/12-keda-trigger-auth.yaml.j2): the Redis one is a
+# ClusterTriggerAuthentication, whose Secret KEDA reads in its own namespace; the AWS one a
+# TriggerAuthentication of the crm namespace (no secret: KEDA's own Pod Identity).
 REDIS_TRIGGER_AUTH = "twenty-keda-redis"
 AWS_TRIGGER_AUTH = "twenty-keda-aws"
-# The Secret External Secrets writes for the Redis one (the ElastiCache AUTH token only).
+# The Secret External Secrets writes in KEDA's namespace (the ElastiCache AUTH token only).
 REDIS_AUTH_SECRET = "twenty-keda-redis"
 # Seconds between KEDA's polls of the external triggers (KEDA's default).
 POLLING_INTERVAL_SECONDS = 30

@@ -74,11 +74,14 @@ def test_phases_hold_the_right_kinds(crm: CrmSynth) -> None:
     expected = {
         "Namespace": {'"kind":"Namespace"'},
         "Configuration": {'"kind":"ConfigMap"', '"kind":"ExternalSecret"',
-                          '"kind":"NetworkPolicy"', '"kind":"ServiceAccount"'},
+                          '"kind":"NetworkPolicy"', '"kind":"ServiceAccount"',
+                          # (",metadata": a ScaledObject's authenticationRef names the kind too)
+                          '"kind":"TriggerAuthentication","metadata"',
+                          '"kind":"ClusterTriggerAuthentication","metadata"'},
         "UpgradeBackup": {'"kind":"Job"'},
         "Migration": {'"kind":"Job"'},
         "Workloads": {'"kind":"Deployment"', '"kind":"Service"', '"kind":"TargetGroupBinding"',
-                      '"kind":"HorizontalPodAutoscaler"', '"kind":"PodDisruptionBudget"'},
+                      '"kind":"ScaledObject"', '"kind":"PodDisruptionBudget"'},
     }  # fmt: skip
     every = set().union(*expected.values())
     for prefix, kinds in expected.items():

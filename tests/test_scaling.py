@@ -24,6 +24,7 @@ SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds" / "keda.sh"
 KEDA_KINDS = {
     "ScaledObject": "scaledobject_v1alpha1.json",
     "TriggerAuthentication": "triggerauthentication_v1alpha1.json",
+    "ClusterTriggerAuthentication": "clustertriggerauthentication_v1alpha1.json",
 }
 TIERS = ("frontend", "backend", "worker")
 
@@ -56,7 +57,7 @@ def test_keda_objects_validate_against_the_crd_schemas(
             assert manifest["apiVersion"] == "keda.sh/v1alpha1"
             jsonschema.validate(manifest, schemas[manifest["kind"]])
             checked += 1
-    assert checked == 5  # three ScaledObjects, two TriggerAuthentications
+    assert checked == 5  # three ScaledObjects, a TriggerAuthentication, a cluster one
 
 
 def test_schema_rejects_a_misspelled_field(
@@ -67,7 +68,7 @@ def test_schema_rejects_a_misspelled_field(
     scaled["spec"]["fallback"]["behaviour"] = "static"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(scaled, schemas["ScaledObject"])
-    auth = copy.deepcopy(_of_kind(manifests, "TriggerAuthentication")["twenty-keda-aws"])
+    auth = copy.deepcopy(_of_kind(manifests, "TriggerAuthentication")[scaling.AWS_TRIGGER_AUTH])
     auth["spec"]["podIdentity"]["identityOwner"] = "operator"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(auth, schemas["TriggerAuthentication"])
@@ -138,7 +139,10 @@ def test_worker_scales_on_every_queue_key(
         assert trigger["metadata"]["enableTLS"] == "true"
         assert trigger["metadata"]["listLength"] == str(cfg.workloads.waiting_jobs)
         assert trigger["metricType"] == "AverageValue"
-        assert trigger["authenticationRef"] == {"name": scaling.REDIS_TRIGGER_AUTH}
+        assert trigger["authenticationRef"] == {
+            "kind": "ClusterTriggerAuthentication",
+            "name": scaling.REDIS_TRIGGER_AUTH,
+        }
         assert "password" not in trigger["metadata"]
     assert not [t for t in spec["triggers"] if t["type"] == "aws-cloudwatch"]
 
@@ -146,20 +150,39 @@ def test_worker_scales_on_every_queue_key(
 def test_trigger_credentials_come_from_external_secrets(
     manifests: list[dict[str, Any]], cfg: EnvironmentConfig
 ) -> None:
-    auths = _of_kind(manifests, "TriggerAuthentication")
-    assert set(auths) == {scaling.REDIS_TRIGGER_AUTH, scaling.AWS_TRIGGER_AUTH}
-    (ref,) = auths[scaling.REDIS_TRIGGER_AUTH]["spec"]["secretTargetRef"]
+    """The Redis token: Secrets Manager -> ExternalSecret in KEDA's namespace (the only one
+    whose Secrets KEDA may read) -> ClusterTriggerAuthentication. AWS: KEDA's own identity."""
+    (redis_auth,) = _of_kind(manifests, "ClusterTriggerAuthentication").values()
+    assert redis_auth["metadata"] == {"name": scaling.REDIS_TRIGGER_AUTH}
+    (ref,) = redis_auth["spec"]["secretTargetRef"]
     assert ref["parameter"] == "password"
     external = _of_kind(manifests, "ExternalSecret")[ref["name"]]
+    assert external["metadata"]["namespace"] == scaling.KEDA_NAMESPACE == "keda"
     assert external["spec"]["target"]["name"] == ref["name"]
     assert external["spec"]["data"] == [
         {"secretKey": ref["key"], "remoteRef": {"key": f"twenty/{cfg.name}/redis-auth-token"}}
     ]
-    assert auths[scaling.AWS_TRIGGER_AUTH]["spec"] == {
-        "podIdentity": {"provider": "aws", "identityOwner": "keda"}
+    (aws_auth,) = _of_kind(manifests, "TriggerAuthentication").values()
+    assert aws_auth["metadata"] == {
+        "name": scaling.AWS_TRIGGER_AUTH,
+        "namespace": f"twenty-{cfg.name}",
     }
-    namespace = f"twenty-{cfg.name}"
-    assert all(a["metadata"]["namespace"] == namespace for a in auths.values())
+    assert aws_auth["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
+    # Every authenticationRef of a ScaledObject names one of the two, with its kind.
+    refs = {
+        json.dumps(t["authenticationRef"], sort_keys=True)
+        for m in manifests
+        if m["kind"] == "ScaledObject"
+        for t in m["spec"]["triggers"]
+        if "authenticationRef" in t
+    }
+    assert refs == {
+        json.dumps(
+            {"kind": "ClusterTriggerAuthentication", "name": scaling.REDIS_TRIGGER_AUTH},
+            sort_keys=True,
+        ),
+        json.dumps({"name": scaling.AWS_TRIGGER_AUTH}, sort_keys=True),
+    }
 
 
 def test_fallback_is_accepted_by_keda_and_never_shrinks(
