@@ -73,6 +73,10 @@ class ManifestInputs:
     public_subnet_cidrs: list[str] = field(default_factory=list)
     private_subnet_cidrs: list[str] = field(default_factory=list)
     email: EmailConfig = field(default_factory=EmailConfig)
+    # `targetgroup/<name>/<id>` (CloudWatch's TargetGroup dimension) of each target group; empty:
+    # derived from the ARN, which must then be a literal (test inputs).
+    frontend_target_group_full_name: str = ""
+    backend_target_group_full_name: str = ""
 
     @property
     def namespace(self) -> str:
@@ -231,8 +235,10 @@ def _keda_context(inputs: ManifestInputs) -> dict[str, Any]:
         "request_period": scaling.REQUEST_METRIC_PERIOD_SECONDS,
         "queue_keys": scaling.queue_keys(),
         "target_groups": {
-            "frontend": scaling.target_group_full_name(inputs.frontend_target_group_arn),
-            "backend": scaling.target_group_full_name(inputs.backend_target_group_arn),
+            "frontend": inputs.frontend_target_group_full_name
+            or scaling.target_group_full_name(inputs.frontend_target_group_arn),
+            "backend": inputs.backend_target_group_full_name
+            or scaling.target_group_full_name(inputs.backend_target_group_arn),
         },
     }
 

@@ -55,13 +55,10 @@ def queue_keys() -> list[QueueKey]:
 
 
 def target_group_full_name(arn: str) -> str:
-    """`targetgroup/<name>/<id>` of a target group ARN: the CloudWatch `TargetGroup` dimension.
-
-    The ARN may be a CDK token (the edge stack's output); then the split happens in
-    CloudFormation.
-    """
-    from aws_cdk import Fn, Token
-
-    if Token.is_unresolved(arn):
-        return Fn.select(5, Fn.split(":", arn))
+    """`targetgroup/<name>/<id>` of a literal target group ARN: the CloudWatch `TargetGroup`
+    dimension. A deployed ARN is a cross-stack token: pass the target group's own
+    `target_group_full_name` instead (CloudFormation's Fn::Split does not take the
+    Fn::GetStackOutput of a weak reference)."""
+    if "${Token[" in arn or not arn.startswith("arn:"):
+        raise ValueError(f"{arn!r} is not a literal target group ARN; pass its full name")
     return arn.split(":", 5)[5]

@@ -154,3 +154,20 @@ def test_assertions_template_loads(crm: CrmSynth) -> None:
     template = assertions.Template.from_json(crm.template, skip_cyclical_dependencies_check=True)
     # The CRM's service account, and the backup gate's (tests/test_upgrade_backup.py).
     template.resource_count_is("AWS::EKS::PodIdentityAssociation", 2)
+
+
+def test_request_rate_triggers_name_the_edge_target_groups(crm: CrmSynth) -> None:
+    """The deployed dimension is each target group's own TargetGroupFullName (an edge stack
+    output), never an ARN split in CloudFormation (Fn::Split takes no Fn::GetStackOutput)."""
+    _, resource = crm.manifest("Workloads")
+    parts = resource["Properties"]["Manifest"]["Fn::Join"][1]
+    dimensions = [
+        parts[i + 1]["Fn::GetStackOutput"]
+        for i, part in enumerate(parts[:-1])
+        if isinstance(part, str) and part.endswith('"dimensionValue":"')
+    ]
+    assert [(d["StackName"], d["OutputName"].split("TargetGroup")[0]) for d in dimensions] == [
+        (f"twenty-{ENV}-edge", "PublishOutputFnGetAttFrontend"),
+        (f"twenty-{ENV}-edge", "PublishOutputFnGetAttBackend"),
+    ]
+    assert all("TargetGroupFullName" in d["OutputName"] for d in dimensions)
