@@ -272,6 +272,15 @@ def _with(env: str, **changes: Any) -> None:
             {"workloads__frontend__scaling": {"scale_down": {"below_percent": 50}}},
             "would keep",
         ),
+        # 64 % < 70 x 20/21, but within the HPA's 10 % tolerance of 70 %: no scale-down.
+        (
+            {
+                "workloads__frontend__min_replicas": 20,
+                "workloads__frontend__max_replicas": 20,
+                "workloads__frontend__scaling": {"scale_down": {"below_percent": 64}},
+            },
+            "would keep",
+        ),
     ],
 )
 def test_config_refuses_inconsistent_scaling(changes: dict[str, Any], wanted: str) -> None:

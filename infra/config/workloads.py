@@ -107,6 +107,9 @@ class ScalingConfig(Strict):
         return self
 
 
+# The HorizontalPodAutoscaler's default tolerance: it acts only when the metric is more than
+# 10 % away from the target (kube-controller-manager --horizontal-pod-autoscaler-tolerance).
+HPA_TOLERANCE = 0.1
 # The seeds' request rate per pod and our queue-depth target (defaults of ScalingConfig).
 DEFAULT_REQUESTS_PER_MINUTE = 1000
 DEFAULT_WAITING_JOBS = 25
@@ -188,9 +191,12 @@ class WorkloadConfig(Strict):
         down = self.scaling.scale_down.below_percent
         # From n = min + 1 pods at `down` % the autoscaler wants ceil(n x down / cpu) pods; it
         # shrinks only if that is below n, i.e. down < cpu x min / (min + 1) (larger n shrink
-        # at higher utilization still).
+        # at higher utilization still), and only beyond its 10 % tolerance (down < 0.9 x cpu).
         n = self.min_replicas + 1
-        ceiling = self.scaling.cpu_percent * self.min_replicas / n
+        ceiling = min(
+            self.scaling.cpu_percent * self.min_replicas / n,
+            self.scaling.cpu_percent * (1 - HPA_TOLERANCE),
+        )
         if down < self.scaling.cpu_percent and not down < ceiling:
             problems.append(
                 (
