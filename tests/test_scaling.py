@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from infra import scaling, twenty
+from infra import capacity, scaling, twenty
 from infra.config import EnvironmentConfig
 from infra.config.base import ConfigError
 from infra.config.loader import load_environment
@@ -295,19 +295,13 @@ def test_capacity_holds_at_every_maximum(cfg: EnvironmentConfig) -> None:
         fit = cfg.tier_fit(tier, at_max=True)
         assert not fit.left, (tier, fit.left)
         assert {p.name: p.count for p in fit.pods} == {
-            name: getattr(cfg.workloads, name).max_replicas for name in fit_names(tier)
+            name: getattr(cfg.workloads, name).max_replicas for name in capacity.TIERS[tier]
         }
     budget = cfg.connection_budget()
     assert budget.fits
     assert {n: m for n, (m, _) in budget.per_deployment.items()} == {
         name: getattr(cfg.workloads, name).max_replicas for name in TIERS
     }
-
-
-def fit_names(tier: str) -> tuple[str, ...]:
-    from infra import capacity
-
-    return capacity.TIERS[tier]
 
 
 def test_config_refuses_maxima_the_node_groups_cannot_hold() -> None:
