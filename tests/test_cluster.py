@@ -574,6 +574,7 @@ def test_keda_values_restrict_secrets_and_size_replicas(synthesized, env: str, c
     assert values["permissions"] == {"operator": {"restrict": {"secret": True}}}
     assert values["serviceAccount"]["operator"] == {"create": False, "name": "keda-operator"}
     assert values["operator"]["replicaCount"] == cfg.cluster.controller_replicas
+    assert values["prometheus"] == {"operator": {"enabled": True, "port": 8080}}
     assert _charts(synthesized, env)["keda"]["Namespace"] == "keda"
 
 
@@ -599,7 +600,9 @@ def test_keda_namespace_restricted_and_policies(synthesized, env: str, cfg):
         {
             "from": [{"podSelector": {"matchLabels": {"app": "keda-operator-metrics-apiserver"}}}],
             "ports": [{"protocol": "TCP", "port": 9666}],
-        }
+        },
+        # the managed scraper's ENIs (job keda of monitoring/scrape.yaml)
+        {"from": private, "ports": [{"protocol": "TCP", "port": 8080}]},
     ]
     redis = policies["keda-operator"]["egress"][-1]
     assert redis == {"to": private, "ports": [{"protocol": "TCP", "port": 6379}]}

@@ -25,6 +25,9 @@ WEBHOOKS = "keda-admission-webhooks"
 METRICS_SERVER_PORT = 6443
 WEBHOOKS_PORT = 9443
 OPERATOR_GRPC_PORT = 9666
+# The operator's Prometheus metrics (chart value prometheus.operator.port), read by the managed
+# scraper (monitoring/scrape.yaml, job keda) from its ENIs in the private subnets.
+OPERATOR_METRICS_PORT = 8080
 # The EKS Pod Identity agent on every node (link-local, hostNetwork).
 POD_IDENTITY_AGENT = "169.254.170.23/32"
 # Pod Security Admission levels of the namespace: the chart's pods run as non-root, drop every
@@ -79,7 +82,11 @@ def network_policies(private_subnet_cidrs: list[str], redis_port: int) -> list[d
                     {
                         "from": [{"podSelector": _app(METRICS_SERVER)}],
                         "ports": [{"protocol": "TCP", "port": OPERATOR_GRPC_PORT}],
-                    }
+                    },
+                    {
+                        "from": private,
+                        "ports": [{"protocol": "TCP", "port": OPERATOR_METRICS_PORT}],
+                    },
                 ],
                 "egress": [
                     dns,
@@ -196,6 +203,7 @@ class Keda(Construct):
                 "operator": {"replicaCount": replicas},
                 "webhooks": {"replicaCount": replicas},
                 "permissions": {"operator": {"restrict": {"secret": True}}},
+                "prometheus": {"operator": {"enabled": True, "port": OPERATOR_METRICS_PORT}},
                 # Our own policies above (the chart's "kubernetes" flavour admits the webhooks
                 # and the metrics API only from pods, not from the control plane's ENIs).
                 "networkPolicy": {"enabled": False},
