@@ -4,6 +4,11 @@ KEDA's operator polls the triggers (CloudWatch for the ALB's request rate, Redis
 queue depth), its metrics API server serves them to the HorizontalPodAutoscalers it creates, and
 its admission webhooks refuse ScaledObjects that would fight another autoscaler. CPU and memory
 triggers read metrics-server as a plain HPA does.
+
+The chart values below (service account, replica counts, permissions.operator.restrict.secret,
+prometheus.operator, networkPolicy, resources) and the pods' `app` labels and ports were read
+in kedacore/charts `keda/values.yaml` and `keda/templates/` at 1444d00d (chart 2.20.2); the
+scalers' behaviour in kedacore/keda at tag v2.20.2 (docs/architecture.md, "Scaling").
 """
 
 from __future__ import annotations
