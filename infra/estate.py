@@ -12,6 +12,7 @@ from functools import cached_property
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.constructs.redis_cache import REDIS_PORT
 from infra.naming import OPTIONAL_PARTS, STACK_PARTS, stack_parts
 from infra.stacks.base import EstateStack
 from infra.stacks.cicd import CicdStack
@@ -107,6 +108,8 @@ class EstateParts:
             cluster=self.cfg.cluster,
             vpc=network.vpc,
             workload_security_group=network.workload_security_group,
+            private_subnet_cidrs=[str(c) for c in self.cfg.network.private_subnets],
+            redis_port=REDIS_PORT,
         )
 
     @cached_property

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from infra import twenty
+from infra import scaling, twenty
 from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
 from infra.config.workloads import JOB_WAIT_SECONDS
 from infra.database_host import STANZA
@@ -90,6 +90,10 @@ class ManifestInputs:
     public_subnet_cidrs: list[str] = field(default_factory=list)
     private_subnet_cidrs: list[str] = field(default_factory=list)
     email: EmailConfig = field(default_factory=EmailConfig)
+    # `targetgroup/<name>/<id>` (CloudWatch's TargetGroup dimension) of each target group; empty:
+    # derived from the ARN, which must then be a literal (test inputs).
+    frontend_target_group_full_name: str = ""
+    backend_target_group_full_name: str = ""
 
     @property
     def namespace(self) -> str:
@@ -249,6 +253,7 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "upgrade_backup": inputs.workloads.upgrade_backup,
         "upgrade_backup_script": upgrade_backup_script(),
         "upgrade_backup_parameters": upgrade_backup_ssm_parameters(inputs.workloads),
+        "keda": _keda_context(inputs),
     }
     phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES}
     for path in template_files():
@@ -262,6 +267,26 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         for job in phases[phase]:
             job["metadata"]["name"] += "-" + _spec_digest(job)
     return phases
+
+
+def _keda_context(inputs: ManifestInputs) -> dict[str, Any]:
+    """Names and values of the ScaledObjects and their TriggerAuthentications."""
+    return {
+        "namespace": scaling.KEDA_NAMESPACE,
+        "redis_auth_secret": scaling.REDIS_AUTH_SECRET,
+        "redis_trigger_auth": scaling.REDIS_TRIGGER_AUTH,
+        "aws_trigger_auth": scaling.AWS_TRIGGER_AUTH,
+        "polling_interval": scaling.POLLING_INTERVAL_SECONDS,
+        "failure_threshold": scaling.FALLBACK_FAILURE_THRESHOLD,
+        "request_period": scaling.REQUEST_METRIC_PERIOD_SECONDS,
+        "queue_keys": scaling.queue_keys(),
+        "target_groups": {
+            "frontend": inputs.frontend_target_group_full_name
+            or scaling.target_group_full_name(inputs.frontend_target_group_arn),
+            "backend": inputs.backend_target_group_full_name
+            or scaling.target_group_full_name(inputs.backend_target_group_arn),
+        },
+    }
 
 
 def _spec_digest(job: dict[str, Any]) -> str:

@@ -201,6 +201,8 @@ def access_template() -> dict[str, Any]:
         cluster=cluster,
         vpc=network.vpc,
         workload_security_group=network.workload_security_group,
+        private_subnet_cidrs=[str(c) for c in base.network.private_subnets],
+        redis_port=6379,
     )
     template: dict[str, Any] = assertions.Template.from_stack(stack).to_json()
     return template
@@ -368,6 +370,7 @@ def test_helm_chart_versions_pinned(synthesized, env: str, cfg: EnvironmentConfi
             "https://prometheus-community.github.io/helm-charts",
             versions.kube_state_metrics,
         ),
+        "keda": ("https://kedacore.github.io/charts", versions.keda),
     }
 
 
@@ -388,6 +391,7 @@ def test_controllers_use_pod_identity(synthesized, env: str):
         ("kube-system", "aws-load-balancer-controller"),
         ("external-secrets", "external-secrets"),
         ("kube-system", "cluster-autoscaler"),
+        ("keda", "keda-operator"),
     }
 
 
@@ -487,6 +491,7 @@ def test_nag_acknowledgements_name_their_constructs(synthesized, env: str):
         "ClusterAutoscaler/ServiceAccount/Role/DefaultPolicy",
         "ExternalSecrets/ServiceAccount/Role/DefaultPolicy",
         "CloudWatchObservability/Role/DefaultPolicy",
+        "Keda/ServiceAccount/Role/DefaultPolicy",
     )
     assert stack.acknowledgements
     for ack in stack.acknowledgements:
@@ -540,3 +545,64 @@ def test_cloudwatch_agent_role_is_scoped(synthesized, env: str):
         "StringEquals": {"cloudwatch:namespace": "ContainerInsights"}
     }
     assert "*" not in json.dumps(statements["WriteClusterLogGroups"]["Resource"]).replace(":*", "")
+
+
+# --------------------------------------------------------------------------- KEDA
+
+
+def _manifests_under(synthesized: SynthesizedEstate, env: str, path_part: str) -> list[Any]:
+    """Kubernetes objects of the cluster stack's manifests whose construct path has `path_part`."""
+    found = []
+    template = synthesized.template_json(f"twenty-{env}-cluster")
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "Custom::AWSCDK-EKS-KubernetesResource" and path_part in logical_id:
+            manifest = resource["Properties"]["Manifest"]
+            if isinstance(manifest, str):  # token-free manifests (Fn::Join otherwise)
+                found.extend(json.loads(manifest))
+    return found
+
+
+def test_keda_role_reads_metrics_only(synthesized, env: str):
+    statements = _policy_statements(synthesized, env, "KedaServiceAccount")
+    assert statements == [
+        {"Action": "cloudwatch:GetMetricData", "Effect": "Allow", "Resource": "*"}
+    ]
+
+
+def test_keda_values_restrict_secrets_and_size_replicas(synthesized, env: str, cfg):
+    values = json.loads(_charts(synthesized, env)["keda"]["Values"])
+    assert values["permissions"] == {"operator": {"restrict": {"secret": True}}}
+    assert values["serviceAccount"]["operator"] == {"create": False, "name": "keda-operator"}
+    assert values["operator"]["replicaCount"] == cfg.cluster.controller_replicas
+    assert values["prometheus"] == {"operator": {"enabled": True, "port": 8080}}
+    assert _charts(synthesized, env)["keda"]["Namespace"] == "keda"
+
+
+def test_keda_namespace_restricted_and_policies(synthesized, env: str, cfg):
+    objects = _manifests_under(synthesized, env, "Keda")
+    (namespace,) = [o for o in objects if o["kind"] == "Namespace"]
+    assert namespace["metadata"]["name"] == "keda"
+    assert {
+        k: v for k, v in namespace["metadata"]["labels"].items() if k.startswith("pod-security")
+    } == {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "audit", "warn")}
+    policies = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "NetworkPolicy"}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    private = [{"ipBlock": {"cidr": str(c)}} for c in cfg.network.private_subnets]
+    # The control plane (ENIs in the private subnets) is the only caller of the webhooks and
+    # the metrics API; the operator's gRPC port admits only the metrics API server.
+    assert policies["keda-admission-webhooks"]["ingress"] == [
+        {"from": private, "ports": [{"protocol": "TCP", "port": 9443}]}
+    ]
+    assert policies["keda-operator-metrics-apiserver"]["ingress"] == [
+        {"from": private, "ports": [{"protocol": "TCP", "port": 6443}]}
+    ]
+    assert policies["keda-operator"]["ingress"] == [
+        {
+            "from": [{"podSelector": {"matchLabels": {"app": "keda-operator-metrics-apiserver"}}}],
+            "ports": [{"protocol": "TCP", "port": 9666}],
+        },
+        # the managed scraper's ENIs (job keda of monitoring/scrape.yaml)
+        {"from": private, "ports": [{"protocol": "TCP", "port": 8080}]},
+    ]
+    redis = policies["keda-operator"]["egress"][-1]
+    assert redis == {"to": private, "ports": [{"protocol": "TCP", "port": 6379}]}

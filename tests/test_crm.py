@@ -74,11 +74,14 @@ def test_phases_hold_the_right_kinds(crm: CrmSynth) -> None:
     expected = {
         "Namespace": {'"kind":"Namespace"'},
         "Configuration": {'"kind":"ConfigMap"', '"kind":"ExternalSecret"',
-                          '"kind":"NetworkPolicy"', '"kind":"ServiceAccount"'},
+                          '"kind":"NetworkPolicy"', '"kind":"ServiceAccount"',
+                          # (",metadata": a ScaledObject's authenticationRef names the kind too)
+                          '"kind":"TriggerAuthentication","metadata"',
+                          '"kind":"ClusterTriggerAuthentication","metadata"'},
         "UpgradeBackup": {'"kind":"Job"'},
         "Migration": {'"kind":"Job"'},
         "Workloads": {'"kind":"Deployment"', '"kind":"Service"', '"kind":"TargetGroupBinding"',
-                      '"kind":"HorizontalPodAutoscaler"', '"kind":"PodDisruptionBudget"'},
+                      '"kind":"ScaledObject"', '"kind":"PodDisruptionBudget"'},
     }  # fmt: skip
     every = set().union(*expected.values())
     for prefix, kinds in expected.items():
@@ -151,3 +154,20 @@ def test_assertions_template_loads(crm: CrmSynth) -> None:
     template = assertions.Template.from_json(crm.template, skip_cyclical_dependencies_check=True)
     # The CRM's service account, and the backup gate's (tests/test_upgrade_backup.py).
     template.resource_count_is("AWS::EKS::PodIdentityAssociation", 2)
+
+
+def test_request_rate_triggers_name_the_edge_target_groups(crm: CrmSynth) -> None:
+    """The deployed dimension is each target group's own TargetGroupFullName (an edge stack
+    output), never an ARN split in CloudFormation (Fn::Split takes no Fn::GetStackOutput)."""
+    _, resource = crm.manifest("Workloads")
+    parts = resource["Properties"]["Manifest"]["Fn::Join"][1]
+    dimensions = [
+        parts[i + 1]["Fn::GetStackOutput"]
+        for i, part in enumerate(parts[:-1])
+        if isinstance(part, str) and part.endswith('"dimensionValue":"')
+    ]
+    assert [(d["StackName"], d["OutputName"].split("TargetGroup")[0]) for d in dimensions] == [
+        (f"twenty-{ENV}-edge", "PublishOutputFnGetAttFrontend"),
+        (f"twenty-{ENV}-edge", "PublishOutputFnGetAttBackend"),
+    ]
+    assert all("TargetGroupFullName" in d["OutputName"] for d in dimensions)

@@ -28,8 +28,9 @@ from tests.manifest_inputs import test_inputs
 # Kinds defined by CustomResourceDefinitions of add-ons the cluster stack installs. Their
 # schemas ship with the operators' Helm charts (versions pinned by the cluster stack), not with
 # kubernetes-validate, and cannot be fetched offline; a vendored copy would drift from the chart
-# actually installed. Their shape is asserted below instead.
-CRD_GROUPS = ("external-secrets.io/", "elbv2.k8s.aws/")
+# actually installed. Their shape is asserted below instead (KEDA's objects: tests/test_scaling.py,
+# against the CRD schemas).
+CRD_GROUPS = ("external-secrets.io/", "elbv2.k8s.aws/", "keda.sh/")
 
 # checkov checks that do not apply, each for a stated reason:
 CHECKOV_SKIPS = {
@@ -103,7 +104,12 @@ def test_validation_rejects_an_unknown_field(
 def test_custom_resources_shape(rendered: dict[str, list[dict[str, Any]]], env: str, cfg) -> None:
     manifests = rendered[env]
     externals = _of_kind(manifests, "ExternalSecret")
-    assert set(externals) == {"twenty-env", "twenty-database-ca", "twenty-smtp"}
+    assert set(externals) == {
+        "twenty-env",
+        "twenty-database-ca",
+        "twenty-smtp",
+        "twenty-keda-redis",
+    }
     external = externals["twenty-env"]
     assert external["apiVersion"] == "external-secrets.io/v1"
     assert external["spec"]["secretStoreRef"] == {
@@ -193,9 +199,15 @@ def test_every_pod_hardened(rendered: dict[str, list[dict[str, Any]]], env: str)
 def test_namespace_enforces_restricted(rendered: dict[str, list[dict[str, Any]]], env: str):
     namespace = _of_kind(rendered[env], "Namespace")[f"twenty-{env}"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # Outside it only what KEDA reads: its cluster-scoped Redis authentication and that one's
+    # Secret, which KEDA may read only in its own namespace (tests/test_scaling.py).
+    elsewhere = {("ClusterTriggerAuthentication", None), ("ExternalSecret", "keda")}
     for manifest in rendered[env]:
-        if manifest["kind"] != "Namespace":
-            assert manifest["metadata"]["namespace"] == f"twenty-{env}"
+        if manifest["kind"] == "Namespace":
+            continue
+        place = (manifest["kind"], manifest["metadata"].get("namespace"))
+        if place[1] != f"twenty-{env}":
+            assert place in elsewhere, manifest["metadata"]
 
 
 def test_images_pinned_never_latest(
@@ -360,18 +372,21 @@ def test_services_autoscalers_and_budgets(
     assert services["frontend"]["spec"]["ports"][0]["port"] == 3001
     assert services["backend"]["spec"]["ports"][0]["port"] == 3000
     assert all(s["spec"]["ports"][0]["targetPort"] == "http" for s in services.values())
-    autoscalers = _of_kind(manifests, "HorizontalPodAutoscaler")
+    # KEDA's ScaledObjects own the replica counts (tests/test_scaling.py); no plain HPA.
+    assert not _of_kind(manifests, "HorizontalPodAutoscaler")
+    autoscalers = _of_kind(manifests, "ScaledObject")
     budgets = _of_kind(manifests, "PodDisruptionBudget")
     for name in ("frontend", "backend", "worker"):
         workload = getattr(cfg.workloads, name)
         spec = autoscalers[name]["spec"]
-        assert (spec["minReplicas"], spec["maxReplicas"]) == (
+        assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (
             workload.min_replicas,
             workload.max_replicas,
         )
-        assert spec["metrics"][0]["resource"]["target"] == {
-            "type": "Utilization",
-            "averageUtilization": 70,
+        assert spec["triggers"][0] == {
+            "type": "cpu",
+            "metricType": "Utilization",
+            "metadata": {"value": "70"},
         }
         assert budgets[name]["spec"]["maxUnavailable"] == 1
 
@@ -424,7 +439,8 @@ def test_phases_in_deployment_order(env: str, cfg: EnvironmentConfig) -> None:
     assert list(phases) == ["namespace", "config", "backup", "migration", "workloads"]
     assert [m["kind"] for m in phases["namespace"]] == ["Namespace"]
     assert {m["kind"] for m in phases["config"]} == {
-        "ServiceAccount", "ConfigMap", "ExternalSecret", "NetworkPolicy"
+        "ServiceAccount", "ConfigMap", "ExternalSecret", "NetworkPolicy", "TriggerAuthentication",
+        "ClusterTriggerAuthentication",
     }  # fmt: skip
     assert [m["kind"] for m in phases["backup"]] == ["Job"]
     assert [m["kind"] for m in phases["migration"]] == ["Job"]

@@ -89,7 +89,7 @@ def _jobs() -> dict[str, dict[str, Any]]:
 
 def test_scraper_reads_kubelet_cadvisor_state_metrics_and_twenty() -> None:
     jobs = _jobs()
-    assert set(jobs) == {"kubelet", "cadvisor", "kube-state-metrics", "twenty"}
+    assert set(jobs) == {"kubelet", "cadvisor", "kube-state-metrics", "twenty", "keda"}
     assert jobs["cadvisor"]["metrics_path"] == "/metrics/cadvisor"
     for name in ("kubelet", "cadvisor"):
         assert jobs[name]["scheme"] == "https"
@@ -206,3 +206,23 @@ def test_rule_files_deploy_as_rule_group_namespaces(
     data = {r["Properties"]["Name"]: r["Properties"]["Data"] for r in namespaces.values()}
     stem = alert_file.removesuffix(".yaml")
     assert data[stem] == (prometheus.RULES_DIR / alert_file).read_text()
+
+
+def test_keda_job_reads_the_operator_metrics_port() -> None:
+    """KEDA's operator Service (chart: port `metrics` = prometheus.operator.port) in its
+    namespace; the NetworkPolicy of infra/constructs/addons/keda.py admits that port."""
+    from infra.constructs.addons import keda
+    from infra.scaling import KEDA_NAMESPACE
+
+    job = _jobs()["keda"]
+    (sd,) = job["kubernetes_sd_configs"]
+    assert sd == {"role": "endpoints", "namespaces": {"names": [KEDA_NAMESPACE]}}
+    (keep,) = job["relabel_configs"]
+    assert keep["action"] == "keep" and keep["regex"] == f"{keda.OPERATOR};metrics"
+    (policy,) = [
+        p
+        for p in keda.network_policies(["10.0.3.0/24"], 6379)
+        if p["metadata"]["name"] == keda.OPERATOR
+    ]
+    ports = [port for rule in policy["spec"]["ingress"] for port in rule["ports"]]
+    assert {"protocol": "TCP", "port": keda.OPERATOR_METRICS_PORT} in ports

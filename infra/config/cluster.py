@@ -113,6 +113,11 @@ class AddonVersionsConfig(Strict):
         description="Helm chart version of prometheus-community/kube-state-metrics (7.0.1 "
         "runs kube-state-metrics 2.17.0), scraped by the managed Prometheus collector.",
     )
+    keda: str = Field(
+        default="2.20.2",
+        description="Helm chart version of kedacore/keda (chart 2.X.Y runs KEDA 2.X.Y), the "
+        "event-driven autoscaler of the CRM's ScaledObjects.",
+    )
     cluster_autoscaler_image: str = Field(
         default="v1.35.0",
         description="Cluster Autoscaler image tag, e.g. v1.35.0; its minor must equal "
@@ -140,6 +145,7 @@ class AddonVersionsConfig(Strict):
             "external_secrets",
             "cluster_autoscaler",
             "kube_state_metrics",
+            "keda",
         ):
             value = getattr(self, field)
             if not _CHART_VERSION.match(value):

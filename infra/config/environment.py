@@ -213,21 +213,29 @@ class EnvironmentConfig(Strict):
             pods=overhead.pods,
         )
 
-    def tier_fit(self, tier: str) -> capacity.TierFit:
-        """Do the min replicas + one surge pod of `tier`'s Deployments fit its minimum nodes?"""
+    def tier_fit(self, tier: str, *, at_max: bool = False) -> capacity.TierFit:
+        """Do `tier`'s Deployments fit its node group?
+
+        At the minimum (default): min replicas + one surge pod on the group's min_size nodes.
+        `at_max`: every Deployment at its ScaledObject's maxReplicaCount on the group's max_size
+        nodes (the Cluster Autoscaler grows the group up to there, no further).
+        """
         group = getattr(self.cluster.node_groups, tier)
         node = capacity.smallest_node(group.instance_types)
         overhead = self.node_overhead()
-        pods = [
-            capacity.PodSet(
-                name=name,
-                count=getattr(self.workloads, name).min_replicas + 1,
-                cpu_m=capacity.cpu_millicores(getattr(self.workloads, name).cpu_request),
-                memory_mib=capacity.memory_mib(getattr(self.workloads, name).memory_request),
+        pods = []
+        for name in capacity.TIERS[tier]:
+            workload = getattr(self.workloads, name)
+            pods.append(
+                capacity.PodSet(
+                    name=name,
+                    count=workload.max_replicas if at_max else workload.min_replicas + 1,
+                    cpu_m=capacity.cpu_millicores(workload.cpu_request),
+                    memory_mib=capacity.memory_mib(workload.memory_request),
+                )
             )
-            for name in capacity.TIERS[tier]
-        ]
-        left = capacity.unplaced_pods(pods, nodes=group.min_size, node=node, overhead=overhead)
+        nodes = group.max_size if at_max else group.min_size
+        left = capacity.unplaced_pods(pods, nodes=nodes, node=node, overhead=overhead)
         return capacity.TierFit(node=node, overhead=overhead, pods=pods, left=left)
 
     def connection_budget(self) -> capacity.ConnectionBudget:
@@ -257,7 +265,8 @@ class EnvironmentConfig(Strict):
         ]
 
     def _capacity_problems(self) -> list[tuple[str, str]]:
-        """All minimum replicas plus one surge pod per Deployment fit each node group's minimum."""
+        """All minimum replicas plus one surge pod per Deployment fit each node group's minimum,
+        and all maximum replicas (the ScaledObjects' maxReplicaCount) its maximum."""
         problems: list[tuple[str, str]] = []
         try:
             self.node_overhead()
@@ -277,23 +286,30 @@ class EnvironmentConfig(Strict):
                     )
                 )
                 continue
-            fit = self.tier_fit(tier)
-            if fit.left:
+            for at_max, what, size, field, knob in (
+                (False, "min replicas + 1 surge", group.min_size, "cpu_request", "min_size"),
+                (True, "max replicas", group.max_size, "max_replicas", "max_size"),
+            ):
+                fit = self.tier_fit(tier, at_max=at_max)
+                if not fit.left:
+                    continue
                 wanted = " + ".join(
                     f"{p.count} {p.name} x {p.cpu_m}m/{p.memory_mib}Mi" for p in fit.pods
                 )
                 node, overhead = fit.node, fit.overhead
                 problems.append(
                     (
-                        f"workloads.{names[0]}.cpu_request",
-                        f"{wanted} (min replicas + 1 surge) do not fit {group.min_size} "
+                        f"workloads.{names[0]}.{field}",
+                        f"{wanted} ({what}) do not fit {size} "
                         f"x {group.instance_types[0]} (each {node.cpu_m}m/"
                         f"{node.memory_mib}Mi/{node.pods} pods allocatable, less "
                         f"{overhead.cpu_m}m/{overhead.memory_mib}Mi/{overhead.pods} pods of "
-                        f"DaemonSets): {len(fit.left)} pods left over; lower the requests or raise "
-                        f"cluster.node_groups.{tier}.min_size",
+                        f"DaemonSets): {len(fit.left)} pods left over; lower the requests "
+                        f"{'or max_replicas, or' if at_max else 'or'} raise "
+                        f"cluster.node_groups.{tier}.{knob}",
                     )
                 )
+                break
         return problems
 
     @property

@@ -14,6 +14,107 @@ from infra import capacity, twenty
 from infra.config.base import Strict, SubfieldError
 
 
+class ScaleDownConfig(Strict):
+    """How a tier shrinks (the seeds: scale down below 30 % CPU).
+
+    The HorizontalPodAutoscaler KEDA creates has one target per metric and no second threshold:
+    n pods become ceil(n x utilization / target). `below_percent` is therefore checked rather
+    than rendered: validation requires that at that utilization the autoscaler removes a pod
+    from every size above the minimum. The stabilization window and the pace are rendered.
+    """
+
+    below_percent: int = Field(
+        default=30,
+        ge=1,
+        le=99,
+        description="CPU utilization (percent of the request) under which the seeds scale "
+        "down; must be low enough that the autoscaler does shrink at it from min_replicas + 1 "
+        "(below cpu_percent x min/(min+1)).",
+    )
+    stabilization_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="Scale-down acts on the highest recommendation of this window: only load "
+        "that stays low removes pods (no flapping after a burst).",
+    )
+    pods_per_minute: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Most pods removed per minute once a scale-down is due.",
+    )
+
+
+class ScalingConfig(Strict):
+    """The KEDA triggers of one tier (docs/architecture.md, Scaling).
+
+    CPU and memory apply to every tier; the request rate only to the web tiers (the ALB target
+    group's RequestCountPerTarget), the queue depth only to the worker (Twenty's BullMQ queues).
+    """
+
+    cpu_percent: int = Field(
+        default=70,
+        ge=10,
+        le=400,
+        description="Scale up above this average CPU utilization (percent of cpu_request).",
+    )
+    memory_percent: int = Field(
+        default=80,
+        ge=10,
+        le=400,
+        description="Scale up above this average memory utilization (percent of memory_request).",
+    )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Web tiers only: requests per minute per pod (the target group's "
+        "RequestCountPerTarget, Sum over 60 s) above which the tier grows; default 1000 "
+        "(the seeds). Not allowed on the worker, which serves no HTTP.",
+    )
+    waiting_jobs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Worker only: waiting jobs of one queue per worker replica above which "
+        "the worker grows (each replica runs every queue at Twenty's concurrency); default "
+        "25. Not allowed on the web tiers.",
+    )
+    fallback_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="Replicas KEDA holds at least while a trigger's source (CloudWatch, Redis) "
+        "fails 3 polls in a row; more running pods are kept. Default: max_replicas for the "
+        "worker (a queue it cannot see may be full), min_replicas for the web tiers (CPU and "
+        "memory keep scaling them).",
+    )
+    scale_down: ScaleDownConfig = Field(
+        default=ScaleDownConfig(), description="How the tier shrinks."
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> ScalingConfig:
+        if self.scale_down.below_percent >= self.cpu_percent:
+            raise SubfieldError(
+                [
+                    (
+                        "scale_down.below_percent",
+                        f"{self.scale_down.below_percent} is not below cpu_percent "
+                        f"{self.cpu_percent}; the scale-down threshold must be lower than the "
+                        "scale-up one",
+                    )
+                ]
+            )
+        return self
+
+
+# The HorizontalPodAutoscaler's default tolerance: it acts only when the metric is more than
+# 10 % away from the target (kube-controller-manager --horizontal-pod-autoscaler-tolerance).
+HPA_TOLERANCE = 0.1
+# The seeds' request rate per pod and our queue-depth target (defaults of ScalingConfig).
+DEFAULT_REQUESTS_PER_MINUTE = 1000
+DEFAULT_WAITING_JOBS = 25
+
+
 class WorkloadConfig(Strict):
     """Resources and replica bounds of one CRM Deployment.
 
@@ -41,6 +142,11 @@ class WorkloadConfig(Strict):
         description="PostgreSQL pool size per datasource of each pod (Twenty's "
         "PG_POOL_MAX_CONNECTIONS); a pod opens up to twice this (core + workspace pools). "
         "Counted in the connection budget.",
+    )
+    scaling: ScalingConfig = Field(
+        default=ScalingConfig(),
+        description="KEDA triggers and thresholds (seeds: CPU 70 %, memory 80 %, 1000 "
+        "requests a minute, scale down below 30 %).",
     )
 
     @model_validator(mode="after")
@@ -73,6 +179,33 @@ class WorkloadConfig(Strict):
                         f"{values[ceiling_field]}{unit}; lower it",
                     )
                 )
+        fallback = self.scaling.fallback_replicas
+        if fallback is not None and not self.min_replicas <= fallback <= self.max_replicas:
+            problems.append(
+                (
+                    "scaling.fallback_replicas",
+                    f"{fallback} is outside min_replicas..max_replicas ({self.min_replicas}.."
+                    f"{self.max_replicas}); pick a count in that range",
+                )
+            )
+        down = self.scaling.scale_down.below_percent
+        # From n = min + 1 pods at `down` % the autoscaler wants ceil(n x down / cpu) pods; it
+        # shrinks only if that is below n, i.e. down < cpu x min / (min + 1) (larger n shrink
+        # at higher utilization still), and only beyond its 10 % tolerance (down < 0.9 x cpu).
+        n = self.min_replicas + 1
+        ceiling = min(
+            self.scaling.cpu_percent * self.min_replicas / n,
+            self.scaling.cpu_percent * (1 - HPA_TOLERANCE),
+        )
+        if down < self.scaling.cpu_percent and not down < ceiling:
+            problems.append(
+                (
+                    "scaling.scale_down.below_percent",
+                    f"at {down} % CPU the autoscaler would keep {n} pods (it shrinks {n} pods "
+                    f"only below {ceiling:.1f} % with cpu_percent {self.scaling.cpu_percent}); "
+                    "lower below_percent or raise cpu_percent",
+                )
+            )
         if problems:
             raise SubfieldError(problems)
         return self
@@ -252,12 +385,54 @@ class WorkloadsConfig(Strict):
         return value
 
     @model_validator(mode="after")
+    def _triggers_fit_the_tiers(self) -> WorkloadsConfig:
+        problems: list[tuple[str, str]] = []
+        for name in ("frontend", "backend"):
+            if getattr(self, name).scaling.waiting_jobs is not None:
+                problems.append(
+                    (
+                        f"{name}.scaling.waiting_jobs",
+                        f"the {name} runs no queue jobs; remove it (only the worker scales on "
+                        "queue depth)",
+                    )
+                )
+        if self.worker.scaling.requests_per_minute is not None:
+            problems.append(
+                (
+                    "worker.scaling.requests_per_minute",
+                    "the worker serves no HTTP requests; remove it (only frontend and "
+                    "backend scale on request rate)",
+                )
+            )
+        if problems:
+            raise SubfieldError(problems)
+        return self
+
+    @model_validator(mode="after")
     def _upgrade_allowed(self) -> WorkloadsConfig:
         if self.deployed_version is not None:
             problem = twenty.upgrade_problem(self.deployed_version, self.image_version)
             if problem:
                 raise SubfieldError([("image", problem)])
         return self
+
+    def requests_per_minute(self, name: str) -> int:
+        """Request-rate target per pod of a web tier (the seeds' 1000 unless configured)."""
+        value = getattr(self, name).scaling.requests_per_minute
+        return DEFAULT_REQUESTS_PER_MINUTE if value is None else int(value)
+
+    @property
+    def waiting_jobs(self) -> int:
+        """Waiting jobs of one queue per worker replica."""
+        value = self.worker.scaling.waiting_jobs
+        return DEFAULT_WAITING_JOBS if value is None else int(value)
+
+    def fallback_replicas(self, name: str) -> int:
+        """Replicas KEDA holds at least while a trigger's source fails."""
+        workload = getattr(self, name)
+        if workload.scaling.fallback_replicas is not None:
+            return int(workload.scaling.fallback_replicas)
+        return int(workload.max_replicas if name == "worker" else workload.min_replicas)
 
     def deployments(self) -> dict[str, WorkloadConfig]:
         """The Deployments by name (frontend, backend, worker)."""

@@ -13,6 +13,7 @@ from infra.constructs.addons.cloudwatch_observability import CloudWatchObservabi
 from infra.constructs.addons.cluster_autoscaler import ClusterAutoscaler, discovery_tags
 from infra.constructs.addons.coredns import CoreDns
 from infra.constructs.addons.external_secrets import ExternalSecrets
+from infra.constructs.addons.keda import Keda
 from infra.constructs.addons.kube_proxy import KubeProxy
 from infra.constructs.addons.kube_state_metrics import KubeStateMetrics
 from infra.constructs.addons.metrics_server import MetricsServer
@@ -43,6 +44,8 @@ class ClusterStack(EstateStack):
         cluster: ClusterConfig,
         vpc: ec2.IVpc,
         workload_security_group: ec2.ISecurityGroup,
+        private_subnet_cidrs: list[str],
+        redis_port: int,
     ) -> None:
         super().__init__(
             scope,
@@ -137,11 +140,22 @@ class ClusterStack(EstateStack):
             cluster=handle,
             chart_version=versions.kube_state_metrics,
         )
+        # KEDA needs metrics-server (CPU and memory triggers) among the cluster add-ons.
+        self.keda = Keda(
+            self,
+            "Keda",
+            cluster=handle,
+            chart_version=versions.keda,
+            replicas=cluster.controller_replicas,
+            private_subnet_cidrs=private_subnet_cidrs,
+            redis_port=redis_port,
+        )
         for controller in (
             self.load_balancer_controller,
             self.external_secrets,
             self.cluster_autoscaler,
             self.kube_state_metrics,
+            self.keda,
         ):
             controller.node.add_dependency(*nodes, *node_addons, *cluster_addons)
         self.secret_store_name: str = self.external_secrets.store_name
@@ -253,6 +267,15 @@ class ClusterStack(EstateStack):
                 "CloudWatch agent / Fluent Bit: PutMetricData takes no resource and is limited "
                 "to the ContainerInsights namespace by condition; EC2 Describe calls cannot be "
                 "scoped (log writes are limited to the cluster's own log groups)",
+            )
+        keda_policy = self.keda.service_account.role.node.find_child("DefaultPolicy")
+        for resource in self.keda.wildcard_resources:
+            self.acknowledge(
+                keda_policy,
+                f"AwsSolutions-IAM5[Resource::{resource}]",
+                "KEDA reads the ALB target groups' request rate with cloudwatch:GetMetricData, "
+                "which supports no resource-level permission or condition key; the role has no "
+                "other action, so it can read metrics and change nothing",
             )
         secrets_policy = self.external_secrets.service_account.role.node.find_child("DefaultPolicy")
         for resource in self.external_secrets.wildcard_resources:

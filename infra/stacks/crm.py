@@ -73,8 +73,8 @@ class CrmStack(EstateStack):
         network: NetworkConfig,
         cluster: eks.ICluster,
         secret_store_name: str,
-        frontend_target_group: elbv2.IApplicationTargetGroup,
-        backend_target_group: elbv2.IApplicationTargetGroup,
+        frontend_target_group: elbv2.ApplicationTargetGroup,
+        backend_target_group: elbv2.ApplicationTargetGroup,
         database_host: str,
         database_port: int,
         database_name: str,
@@ -119,6 +119,9 @@ class CrmStack(EstateStack):
             public_subnet_cidrs=[str(c) for c in network.public_subnets],
             private_subnet_cidrs=[str(c) for c in network.private_subnets],
             email=email,
+            # CloudWatch's TargetGroup dimension for the ScaledObjects' request-rate triggers.
+            frontend_target_group_full_name=frontend_target_group.target_group_full_name,
+            backend_target_group_full_name=backend_target_group.target_group_full_name,
         )
         self.phases = render_phases(self.inputs)
         namespace = self.inputs.namespace
