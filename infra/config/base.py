@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import types
+import typing
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -13,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
+
+from infra.config.aws_limits import AwsLimit
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
@@ -81,7 +85,41 @@ class Strict(BaseModel):
     default, not the class's: the explicitly set values of the default are merged under theirs.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: `.nan`/`.inf` are YAML numbers, but no AWS or PostgreSQL value is one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        """A count is a number as written: `true` is not 1 and "2" is not 2 (pydantic's lax
+        mode would convert both silently). Checked for every int/float field of every model,
+        inside lists and mappings too, so a new field is covered without a line of its own."""
+        if not isinstance(data, dict):
+            return data
+        problems = [
+            problem
+            for name, field in cls.model_fields.items()
+            if name in data
+            for problem in _not_numbers(field.annotation, data[name], name)
+        ]
+        if problems:
+            raise SubfieldError(problems)
+        return data
+
+    @model_validator(mode="after")
+    def _within_aws_limits(self) -> Any:
+        """Every field annotated with the AWS property its value reaches (aws_limits.AwsLimit)
+        is checked against that property's limits as AWS's own data states them."""
+        problems = [
+            problem
+            for name, field in type(self).model_fields.items()
+            for limit in field.metadata
+            if isinstance(limit, AwsLimit)
+            for problem in limit.problems(name, getattr(self, name))
+        ]
+        if problems:
+            raise SubfieldError(problems)
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -101,6 +139,48 @@ class Strict(BaseModel):
                 merged = merged if merged is not None else dict(data)
                 merged[name] = _merge(defaults, given)
         return merged if merged is not None else data
+
+
+def _union_members(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _union_members(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _takes_text(member: Any) -> bool:
+    if typing.get_origin(member) is Literal:
+        return any(isinstance(v, str) for v in typing.get_args(member))
+    return member not in (int, float, bool, type(None))
+
+
+def _not_numbers(annotation: Any, value: Any, loc: str) -> Iterator[tuple[str, str]]:
+    """(loc, message) for each bool or text given where `annotation` wants a number."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    members = _union_members(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is list and isinstance(value, list):
+        item = typing.get_args(annotation)[0]
+        for i, entry in enumerate(value):
+            yield from _not_numbers(item, entry, f"{loc}[{i}]")
+        return
+    if origin is dict and isinstance(value, dict):
+        item = typing.get_args(annotation)[1]
+        for key, entry in value.items():
+            yield from _not_numbers(item, entry, f"{loc}.{key}")
+        return
+    if not any(m is int or m is float for m in members) or bool in members:
+        return
+    if isinstance(value, bool):
+        yield (
+            loc,
+            f"{str(value).lower()} is a yes/no value where a number is expected; write the "
+            "number itself",
+        )
+    elif isinstance(value, str) and not any(_takes_text(m) for m in members):
+        yield (loc, f"{value!r} is quoted text where a number is expected; remove the quotes")
 
 
 def check_sizes(min_size: int, desired: int, max_size: int) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     Field,
@@ -11,6 +11,7 @@ from pydantic import (
     model_validator,
 )
 
+from infra.config.aws_limits import AwsLimit, cfn
 from infra.config.base import Strict, SubfieldError
 
 TlsPolicy = Literal[
@@ -48,6 +49,9 @@ def _check_port(port: int) -> int:
     return port
 
 
+_TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
+
+
 class HealthCheckConfig(Strict):
     """How the ALB decides a pod may receive traffic."""
 
@@ -64,15 +68,18 @@ class HealthCheckConfig(Strict):
     healthy_http_codes: str = Field(
         default="200", description="HTTP codes that mean healthy, e.g. `200` or `200-299`."
     )
-    interval_seconds: int = Field(default=15, ge=5, le=300, description="Seconds between probes.")
-    timeout_seconds: int = Field(
-        default=5, ge=2, le=120, description="Seconds before a probe counts as failed."
+    # Ranges: the target group's registry schema (aws_limits), not numbers of our own.
+    interval_seconds: Annotated[int, AwsLimit((cfn(_TG, "HealthCheckIntervalSeconds"),))] = Field(
+        default=15, description="Seconds between probes (5-300)."
     )
-    healthy_threshold: int = Field(
-        default=3, ge=2, le=10, description="Consecutive successes before a target is healthy."
+    timeout_seconds: Annotated[int, AwsLimit((cfn(_TG, "HealthCheckTimeoutSeconds"),))] = Field(
+        default=5, description="Seconds before a probe counts as failed (2-120)."
     )
-    unhealthy_threshold: int = Field(
-        default=3, ge=2, le=10, description="Consecutive failures before a target is unhealthy."
+    healthy_threshold: Annotated[int, AwsLimit((cfn(_TG, "HealthyThresholdCount"),))] = Field(
+        default=3, description="Consecutive successes before a target is healthy (2-10)."
+    )
+    unhealthy_threshold: Annotated[int, AwsLimit((cfn(_TG, "UnhealthyThresholdCount"),))] = Field(
+        default=3, description="Consecutive failures before a target is unhealthy (2-10)."
     )
 
     @field_validator("path")
