@@ -10,6 +10,7 @@ from pydantic import (
 )
 
 from infra.config.base import Strict, check_log_retention
+from infra.config.postgres_limits import PostgresSettings
 
 # Ubuntu LTS releases in standard support, and what replaces a retired one.
 UBUNTU_RELEASES = ("22.04", "24.04")
@@ -19,8 +20,9 @@ _AMI_ID = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _PG_SIZE = re.compile(r"^\d+(kB|MB|GB|TB)$")
 
 
-class DatabaseTuningConfig(Strict):
-    """PostgreSQL settings written to conf.d/twenty.conf (seed DB-100/200/300 values)."""
+class DatabaseTuningConfig(PostgresSettings):
+    """PostgreSQL settings written to conf.d/twenty.conf (seed DB-100/200/300 values); each is
+    checked against the server's documented range (postgres_limits)."""
 
     max_connections: int = Field(
         default=200,
