@@ -305,17 +305,17 @@ def tag_constraints() -> tuple[tuple[Constraint, ...], tuple[Constraint, ...]]:
 
 
 @cache
-def reserved_tag_prefixes() -> dict[str, str]:
+def reserved_tag_prefixes() -> dict[str, list[str]]:
     """Prefixes a tag key may not start with, as the tagged types' schemas state them
-    ("can't be prefixed with ``aws:``"), with the type that says so."""
-    found: dict[str, str] = {}
+    ("can't be prefixed with ``aws:``"), with the types that say so."""
+    found: dict[str, list[str]] = {}
     for type_name in TAGGED_RESOURCE_TYPES:
         try:
             text = property_schema(type_name, "Tags/*/Key").get("description", "")
         except KeyError:
             continue
         for prefix in re.findall(r"(?:can't|cannot) be prefixed with `*([a-z]+:)", text):
-            found.setdefault(prefix, type_name)
+            found.setdefault(prefix, []).append(type_name)
     if not found:
         raise RuntimeError("no reserved tag prefix found in cfn-lint's schemas; check its pin")
     return found
@@ -326,12 +326,13 @@ def tag_problems(tags: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     keys, values = tag_constraints()
     for key, value in tags.items():
         loc = f"tags.{key}"
-        for prefix, type_name in reserved_tag_prefixes().items():
+        for prefix, types in reserved_tag_prefixes().items():
             if key.lower().startswith(prefix):
+                example = "AWS::EKS::Cluster" if "AWS::EKS::Cluster" in types else types[0]
                 yield (
                     loc,
-                    f"the key prefix {prefix} is reserved for AWS ({type_name} tag key in "
-                    "cfn-lint's schema); rename the tag",
+                    f"the key prefix {prefix} is reserved for AWS (cfn-lint's schemas of "
+                    f"{example} and {len(types) - 1} more tagged types); rename the tag",
                 )
                 break
         else:

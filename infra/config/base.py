@@ -16,15 +16,15 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from infra.config.aws_limits import AwsLimit
+from infra.config.aws_limits import AwsLimit, cfn_constraint
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
+# CloudWatch Logs accepts only these retention periods (days): the enum of the log group's
+# registry schema (cfn-lint), 1, 3, 5, 7, 14, 30, ... 3653.
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    cfn_constraint("AWS::Logs::LogGroup", "RetentionInDays").enum or ()
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,13 @@ def _union_members(annotation: Any) -> tuple[Any, ...]:
     return (annotation,)
 
 
+def _is_number(member: Any) -> bool:
+    if typing.get_origin(member) is Literal:
+        values = typing.get_args(member)
+        return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return member is int or member is float
+
+
 def _takes_text(member: Any) -> bool:
     if typing.get_origin(member) is Literal:
         return any(isinstance(v, str) for v in typing.get_args(member))
@@ -171,7 +178,7 @@ def _not_numbers(annotation: Any, value: Any, loc: str) -> Iterator[tuple[str, s
         for key, entry in value.items():
             yield from _not_numbers(item, entry, f"{loc}.{key}")
         return
-    if not any(m is int or m is float for m in members) or bool in members:
+    if not any(_is_number(m) for m in members) or bool in members:
         return
     if isinstance(value, bool):
         yield (
@@ -180,7 +187,7 @@ def _not_numbers(annotation: Any, value: Any, loc: str) -> Iterator[tuple[str, s
             "number itself",
         )
     elif isinstance(value, str) and not any(_takes_text(m) for m in members):
-        yield (loc, f"{value!r} is quoted text where a number is expected; remove the quotes")
+        yield (loc, f"{value!r} is text where a number is expected; write the number unquoted")
 
 
 def check_sizes(min_size: int, desired: int, max_size: int) -> list[tuple[str, str]]:

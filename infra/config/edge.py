@@ -11,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra.config.aws_limits import AwsLimit, cfn
+from infra.config.aws_limits import AwsLimit, cfn, cfn_constraint
 from infra.config.base import Strict, SubfieldError
 
 TlsPolicy = Literal[
@@ -33,9 +33,10 @@ COMMON_RULE_SET_RULES = (
     "CrossSiteScripting_COOKIE", "CrossSiteScripting_QUERYARGUMENTS", "CrossSiteScripting_BODY",
     "CrossSiteScripting_URIPATH",
 )  # fmt: skip
-# AWS WAF's smallest rate-based limit since August 2024 (it was 100 before).
-WAF_MIN_RATE_LIMIT = 10
-WAF_MAX_RATE_LIMIT = 2_000_000_000
+# WAF's range of a rate-based rule's limit: the web ACL's registry schema (cfn-lint).
+_WAF_RATE_LIMIT = cfn_constraint("AWS::WAFv2::WebACL", "Rules/*/Statement/RateBasedStatement/Limit")
+WAF_MIN_RATE_LIMIT = int(_WAF_RATE_LIMIT.minimum or 0)
+WAF_MAX_RATE_LIMIT = int(_WAF_RATE_LIMIT.maximum or 0)
 # Path patterns an ALB rule accepts: these characters, at most 128 of them.
 _PATH_PATTERN = re.compile(r"^/[A-Za-z0-9_\-.$/~\"'@:+&*?]{0,127}$")
 # An ALB listener rule holds at most 5 condition values; longer lists span several rules.

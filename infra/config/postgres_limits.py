@@ -87,10 +87,12 @@ def _shown(amount: float, unit: str | None, written_as: str | None) -> str:
         given = _unit_scale(written_as or unit)
         return f"{amount * size / (given[1] if given else size):g}"
     total = amount * size
-    for name in ("TB", "GB", "MB", "kB"):
+    for name in ("TB", "GB", "MB"):
         if total >= _MEMORY[name] and total % _MEMORY[name] == 0:
             return f"{int(total // _MEMORY[name])}{name}"
-    return f"{int(total)}B" if total < 1024 else f"{int(total // 1024)}kB"
+    exact = f"{int(total)}B" if total < 1024 else f"{int(total // 1024)}kB"
+    rough = next((n for n in ("TB", "GB", "MB") if total >= _MEMORY[n]), None)
+    return f"{exact} (about {round(total / _MEMORY[rough])}{rough})" if rough else exact
 
 
 def setting_problem(field: str, value: Any) -> str | None:
