@@ -179,7 +179,38 @@ def shape_constraint(service: str, shape: str) -> Constraint:
     )
 
 
-Ref = tuple[Literal["cfn", "botocore"], str, str]
+@cache
+def gp3_constraint(member: str) -> Constraint:
+    """The gp3 range of an EC2 CreateVolume member (Size, Iops, Throughput) as botocore's
+    documentation of it states ("gp3: 1 - 65,536 GiB", "Valid Range: 125 - 2000 MiB/s")."""
+    text = _plain(
+        service_model("ec2")["shapes"]["CreateVolumeRequest"]["members"][member]["documentation"]
+    )
+    match = re.search(r"gp3: ([\d,]+)(?: \(default\))? - ([\d,]+)", text) or re.search(
+        r"Valid Range: ([\d,]+) - ([\d,]+)", text
+    )
+    if match is None:
+        raise RuntimeError(f"botocore's CreateVolume {member} documentation states no gp3 range")
+    low, high = (int(g.replace(",", "")) for g in match.groups())
+    return Constraint(
+        source=f"a gp3 volume's {member} (botocore's ec2 CreateVolume documentation)",
+        minimum=low,
+        maximum=high,
+    )
+
+
+@cache
+def gp3_throughput_per_iops() -> float:
+    """MiB/s of throughput a gp3 volume may have per provisioned IOPS (the Throughput
+    description of AWS::EC2::Volume: "maximum ratio of throughput to IOPS is 0.25 MiB/s")."""
+    text = property_schema("AWS::EC2::Volume", "Throughput").get("description", "")
+    match = re.search(r"ratio of throughput to IOPS is ([\d.]+) MiB/s per IOPS", text)
+    if match is None:
+        raise RuntimeError("cfn-lint's AWS::EC2::Volume schema states no throughput ratio")
+    return float(match.group(1))
+
+
+Ref = tuple[Literal["cfn", "botocore", "gp3"], str, str]
 
 
 @dataclass(frozen=True)
@@ -195,9 +226,9 @@ class AwsLimit:
     part: Literal["value", "items", "keys", "values"] = "value"
 
     def constraints(self) -> list[Constraint]:
+        readers = {"cfn": cfn_constraint, "botocore": shape_constraint}
         return [
-            cfn_constraint(a, b) if kind == "cfn" else shape_constraint(a, b)
-            for kind, a, b in self.refs
+            gp3_constraint(b) if kind == "gp3" else readers[kind](a, b) for kind, a, b in self.refs
         ]
 
     def problems(self, loc: str, value: Any) -> Iterator[tuple[str, str]]:
@@ -216,6 +247,11 @@ def cfn(type_name: str, path: str) -> Ref:
 
 def shape(service: str, name: str) -> Ref:
     return ("botocore", service, name)
+
+
+def gp3(member: str) -> Ref:
+    """A gp3 EBS volume's Size, Iops or Throughput (EC2 CreateVolume documentation)."""
+    return ("gp3", "ec2", member)
 
 
 def _parts(loc: str, value: Any, part: str) -> Iterator[tuple[str, Any]]:
