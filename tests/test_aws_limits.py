@@ -117,6 +117,17 @@ def test_postgres_ranges_match_the_installed_server() -> None:
     assert compared > 300, "regenerate: python -m tests.postgres_settings_refresh"
 
 
+def test_names_derived_from_an_environment_name_are_checked() -> None:
+    """The 2-15 character rule keeps every derived name short; were it relaxed, the names AWS
+    refuses would still be caught (EKS cluster: 100, IAM role: 64, stack: 128 characters)."""
+    assert list(aws_limits.derived_name_problems("abcdefghijklmno")) == []
+    problems = list(aws_limits.derived_name_problems("e" * 120))
+    assert len(problems) == 3
+    assert "AWS::EKS::Cluster Name (cfn-lint's schema) accepts at most 100" in problems[0]
+    assert "AWS::IAM::Role RoleName (cfn-lint's schema) accepts at most 64" in problems[1]
+    assert "CloudFormation takes at most 128" in problems[2]
+
+
 def test_postgres_setting_units() -> None:
     assert setting_problem("shared_buffers", "128kB") is None
     assert setting_problem("shared_buffers", "120kB") is not None

@@ -488,3 +488,47 @@ def public_endpoint_problem(block: ipaddress.IPv4Network) -> str | None:
                 "egress range (the private endpoint already serves the VPC)"
             )
     return None
+
+
+# --- Names derived from the environment's name ----------------------------------------------
+
+
+@cache
+def stack_name_limit() -> int:
+    """Characters CloudFormation takes in a stack name (botocore's CreateStack documentation:
+    "can't be longer than 128 characters")."""
+    member = service_model("cloudformation")["shapes"]["CreateStackInput"]["members"]
+    match = re.search(
+        r"can't be longer than (\d+) characters", _plain(member["StackName"]["documentation"])
+    )
+    if match is None:
+        raise RuntimeError("botocore's CreateStack documentation states no stack name limit")
+    return int(match.group(1))
+
+
+def derived_name_problems(environment: str) -> Iterator[str]:
+    """What AWS would refuse among the physical names infra/naming.py derives from an
+    environment's name: each checked against the property it is given to. The name's own rule
+    (2-15 characters) keeps them all short today; this keeps that true if the rule changes."""
+    from infra import naming
+
+    named: list[tuple[str, str, str]] = [
+        ("AWS::EKS::Cluster", "Name", naming.cluster_name(environment)),
+        ("AWS::IAM::Role", "RoleName", naming.deploy_role_name(environment)),
+        (
+            "AWS::SecretsManager::Secret",
+            "Name",
+            naming.secret_name(environment, "database", "ca-certificate"),
+        ),
+    ]
+    for type_name, path, value in named:
+        if problem := cfn_constraint(type_name, path).problem(value):
+            yield f"makes a name AWS refuses: {problem}"
+    parts = (*naming.STACK_PARTS, *naming.OPTIONAL_PARTS)
+    longest = max((naming.stack_name(environment, part) for part in parts), key=len)
+    if len(longest) > stack_name_limit():
+        yield (
+            f"makes a name AWS refuses: the stack name {longest!r} is {len(longest)} "
+            f"characters; CloudFormation takes at most {stack_name_limit()} (botocore's "
+            "CreateStack documentation): shorten it"
+        )

@@ -120,6 +120,8 @@ class EnvironmentConfig(Strict):
                 f"{value!r} is reserved: {RESERVED_NAMES[value]}; choose another name (and "
                 "rename the file)"
             )
+        if problem := next(aws_limits.derived_name_problems(value), None):
+            raise ValueError(f"{value!r} {problem}")
         return value
 
     @field_validator("region")
