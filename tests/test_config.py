@@ -147,14 +147,18 @@ def test_cli_bad_arguments_exit_2_in_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+REAL_SYNTH_CASE = "pg_work_mem_4tb"
+
+
 @pytest.fixture(scope="module")
 def bad_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the app whose config/dev.yaml names a region that does not exist."""
+    """A copy of the app whose config/dev.yaml sets work_mem beyond PostgreSQL's range: the
+    line needs the data shipped inside infra/ (pg_settings), so the copy proves it ships."""
     root = tmp_path_factory.mktemp("bad-checkout")
     for name in ("app.py", "cdk.json"):
         shutil.copy(ROOT / name, root / name)
     shutil.copytree(ROOT / "infra", root / "infra", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(BAD / "region_unknown" / "config", root / "config")
+    shutil.copytree(BAD / REAL_SYNTH_CASE / "config", root / "config")
     (root / ".venv").symlink_to(ROOT / ".venv")
     return root
 
@@ -171,13 +175,13 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-BAD_REGION_LINE = (BAD / "region_unknown" / "expected.txt").read_text().splitlines()[0]
+BAD_LINE = (BAD / REAL_SYNTH_CASE / "expected.txt").read_text().splitlines()[0]
 
 
 def test_infra_synth_reports_bad_config_and_exits_2(bad_checkout: Path) -> None:
     result = _run([sys.executable, "-m", "infra", "synth", "--env", "dev"], bad_checkout)
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [BAD_REGION_LINE]
+    assert result.stderr.splitlines() == [BAD_LINE]
 
 
 def test_cdk_synth_reports_bad_config_before_synthesizing(bad_checkout: Path) -> None:
@@ -186,7 +190,7 @@ def test_cdk_synth_reports_bad_config_before_synthesizing(bad_checkout: Path) ->
     result = _run([str(cdk), "synth", "-c", "env=dev", "--no-notices"], bad_checkout)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines[0] == BAD_REGION_LINE, result.stderr
+    assert lines[0] == BAD_LINE, result.stderr
     assert "Traceback" not in result.stderr
     assert not (bad_checkout / "cdk.out" / "manifest.json").exists()
 
