@@ -210,7 +210,23 @@ def gp3_throughput_per_iops() -> float:
     return float(match.group(1))
 
 
-Ref = tuple[Literal["cfn", "botocore", "gp3"], str, str]
+@cache
+def elbv2_attribute_constraint(shape: str, key: str) -> Constraint:
+    """The range of a load balancer or target group attribute (`idle_timeout.timeout_seconds`)
+    as botocore's elbv2 documentation of the attribute keys states it ("The valid range is
+    1-4000 seconds", "The range is 0-3600 seconds")."""
+    text = _plain(service_model("elbv2")["shapes"][shape]["members"]["Key"]["documentation"])
+    match = re.search(re.escape(key) + r" - [^-]*?range is (\d+)-(\d+)", text)
+    if match is None:
+        raise RuntimeError(f"botocore's elbv2 {shape} documentation states no range of {key}")
+    return Constraint(
+        source=f"the {key} attribute (botocore's elbv2 {shape} documentation)",
+        minimum=int(match.group(1)),
+        maximum=int(match.group(2)),
+    )
+
+
+Ref = tuple[Literal["cfn", "botocore", "gp3", "elbv2"], str, str]
 
 
 @dataclass(frozen=True)
@@ -226,7 +242,11 @@ class AwsLimit:
     part: Literal["value", "items", "keys", "values"] = "value"
 
     def constraints(self) -> list[Constraint]:
-        readers = {"cfn": cfn_constraint, "botocore": shape_constraint}
+        readers = {
+            "cfn": cfn_constraint,
+            "botocore": shape_constraint,
+            "elbv2": elbv2_attribute_constraint,
+        }
         return [
             gp3_constraint(b) if kind == "gp3" else readers[kind](a, b) for kind, a, b in self.refs
         ]
@@ -247,6 +267,12 @@ def cfn(type_name: str, path: str) -> Ref:
 
 def shape(service: str, name: str) -> Ref:
     return ("botocore", service, name)
+
+
+def elbv2_attribute(shape: str, key: str) -> Ref:
+    """An attribute of a load balancer (`LoadBalancerAttribute`) or target group
+    (`TargetGroupAttribute`), e.g. `idle_timeout.timeout_seconds`."""
+    return ("elbv2", shape, key)
 
 
 def gp3(member: str) -> Ref:

@@ -11,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra.config.aws_limits import AwsLimit, cfn, cfn_constraint
+from infra.config.aws_limits import AwsLimit, cfn, cfn_constraint, elbv2_attribute
 from infra.config.base import Strict, SubfieldError
 
 TlsPolicy = Literal[
@@ -127,12 +127,15 @@ class TargetGroupConfig(Strict):
         "frontend and 3000 for backend. Targets "
         "registered by a TargetGroupBinding carry their own port, the pod port (`edge.pod_port`)."
     )
-    deregistration_delay_seconds: int = Field(
+    deregistration_delay_seconds: Annotated[
+        int,
+        AwsLimit(
+            (elbv2_attribute("TargetGroupAttribute", "deregistration_delay.timeout_seconds"),)
+        ),
+    ] = Field(
         default=30,
-        ge=0,
-        le=3600,
         description="Seconds a deregistering pod keeps its in-flight requests (connection "
-        "draining); keep it below the pod's termination grace period.",
+        "draining; 0-3600); keep it below the pod's termination grace period.",
     )
     health_check: HealthCheckConfig = Field(
         default_factory=HealthCheckConfig, description="The target group's health check."
@@ -217,11 +220,11 @@ class EdgeConfig(Strict):
         + ", ".join(f"`{p}`" for p in TLS_POLICIES)
         + ".",
     )
-    idle_timeout_seconds: int = Field(
+    idle_timeout_seconds: Annotated[
+        int, AwsLimit((elbv2_attribute("LoadBalancerAttribute", "idle_timeout.timeout_seconds"),))
+    ] = Field(
         default=60,
-        ge=1,
-        le=4000,
-        description="Seconds an idle client connection stays open; raise it for long "
+        description="Seconds an idle client connection stays open (1-4000); raise it for long "
         "GraphQL subscriptions or uploads.",
     )
     deletion_protection: bool = Field(
