@@ -170,3 +170,16 @@ def test_a_broken_sibling_is_not_blamed_on_the_file_asked(
     capsys.readouterr()
     assert main(["validate", "config/dev.yaml"]) == 2
     assert capsys.readouterr().err.splitlines()[0].startswith("config/dev.yaml: region: 'brazil'")
+
+
+def test_reserved_names_cover_the_deploy_workflows_other_jobs() -> None:
+    """deploy.yml has one job per environment, named after it, beside its own jobs: an
+    environment named like one of those would collide, so each must be reserved."""
+    import yaml
+
+    from infra.config.environment import RESERVED_NAMES
+
+    jobs = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())["jobs"]
+    own = {n for n, job in jobs.items() if "deploy-environment.yml" not in job.get("uses", "")}
+    assert own and own <= set(RESERVED_NAMES)
+    assert "all" in RESERVED_NAMES  # make ENV=all, diff --env all
