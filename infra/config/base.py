@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -100,7 +101,7 @@ class Strict(BaseModel):
             problem
             for name, field in cls.model_fields.items()
             if name in data
-            for problem in _not_numbers(field.annotation, data[name], name)
+            for problem in _not_numbers(field.annotation, data[name], name, _example(field))
         ]
         if problems:
             raise SubfieldError(problems)
@@ -162,7 +163,17 @@ def _takes_text(member: Any) -> bool:
     return member not in (int, float, bool, type(None))
 
 
-def _not_numbers(annotation: Any, value: Any, loc: str) -> Iterator[tuple[str, str]]:
+def _example(field: FieldInfo) -> str:
+    """The field's numeric default as an example for a fix, or a neutral one."""
+    default = field.default
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        return f"a number such as {default}"
+    return "a number"
+
+
+def _not_numbers(
+    annotation: Any, value: Any, loc: str, example: str = "a number"
+) -> Iterator[tuple[str, str]]:
     """(loc, message) for each bool or text given where `annotation` wants a number."""
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
@@ -171,23 +182,27 @@ def _not_numbers(annotation: Any, value: Any, loc: str) -> Iterator[tuple[str, s
     if origin is list and isinstance(value, list):
         item = typing.get_args(annotation)[0]
         for i, entry in enumerate(value):
-            yield from _not_numbers(item, entry, f"{loc}[{i}]")
+            yield from _not_numbers(item, entry, f"{loc}[{i}]", example)
         return
     if origin is dict and isinstance(value, dict):
         item = typing.get_args(annotation)[1]
         for key, entry in value.items():
-            yield from _not_numbers(item, entry, f"{loc}.{key}")
+            yield from _not_numbers(item, entry, f"{loc}.{key}", example)
         return
     if not any(_is_number(m) for m in members) or bool in members:
         return
     if isinstance(value, bool):
         yield (
             loc,
-            f"{str(value).lower()} is a yes/no value where a number is expected; write the "
-            "number itself",
+            f"{str(value).lower()} is a yes/no value where a number is expected; write {example}",
         )
     elif isinstance(value, str) and not any(_takes_text(m) for m in members):
-        yield (loc, f"{value!r} is text where a number is expected; write the number unquoted")
+        fix = (
+            f"write {value.strip()} without quotes"
+            if re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value)
+            else f"write {example}"
+        )
+        yield (loc, f"{value!r} is text where a number is expected; {fix}")
 
 
 def check_sizes(min_size: int, desired: int, max_size: int) -> list[tuple[str, str]]:
