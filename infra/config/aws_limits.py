@@ -96,9 +96,21 @@ class Constraint:
     minimum: float | None = None
     maximum: float | None = None
     enum: tuple[Any, ...] | None = None
+    min_items: int | None = None
+    max_items: int | None = None
 
     def problem(self, value: Any) -> str | None:
         """None if `value` is accepted, else what is wrong and the fix, naming the source."""
+        if isinstance(value, list | tuple | Mapping):
+            if self.max_items is not None and len(value) > self.max_items:
+                return (
+                    f"has {len(value)} entries; {self.source} accepts at most "
+                    f"{self.max_items}: remove some"
+                )
+            # An empty list is the property left out (optional), not a list that is too short.
+            if self.min_items is not None and 0 < len(value) < self.min_items:
+                return f"has {len(value)} entries; {self.source} needs at least {self.min_items}"
+            return None
         if self.enum is not None and value not in self.enum:
             shown = ", ".join(map(str, self.enum[:24])) + (", ..." if len(self.enum) > 24 else "")
             return f"{value!r} is not accepted by {self.source}; use one of {shown}"
@@ -161,6 +173,8 @@ def cfn_constraint(type_name: str, path: str) -> Constraint:
         minimum=node.get("minimum"),
         maximum=node.get("maximum"),
         enum=tuple(node["enum"]) if "enum" in node else None,
+        min_items=node.get("minItems"),
+        max_items=node.get("maxItems"),
     )
 
 
@@ -176,6 +190,8 @@ def shape_constraint(service: str, shape: str) -> Constraint:
         minimum=node.get("min") if node["type"] in ("integer", "long") else None,
         maximum=node.get("max") if node["type"] in ("integer", "long") else None,
         enum=tuple(node["enum"]) if "enum" in node else None,
+        min_items=node.get("min") if node["type"] in ("list", "map") else None,
+        max_items=node.get("max") if node["type"] in ("list", "map") else None,
     )
 
 
@@ -385,6 +401,8 @@ def reserved_tag_prefixes() -> dict[str, list[str]]:
 
 def tag_problems(tags: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     """(loc under `tags`, message) for each tag AWS would refuse."""
+    if problem := shape_constraint("cloudformation", "Tags").problem(tags):
+        yield "tags", problem
     keys, values = tag_constraints()
     for key, value in tags.items():
         loc = f"tags.{key}"

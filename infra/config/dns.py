@@ -24,7 +24,9 @@ class DnsConfig(Strict):
     """The environment's public hosted zone and TLS certificate (seeds DNS-101/102)."""
 
     subject_alternative_names: Annotated[
-        list[str], AwsLimit((shape("acm", "DomainNameString"),), part="items")
+        list[str],
+        AwsLimit((shape("acm", "DomainList"),)),
+        AwsLimit((shape("acm", "DomainNameString"),), part="items"),
     ] = Field(
         default_factory=list,
         description="Extra names on the ACM certificate besides `domain_name`, e.g. "
