@@ -66,9 +66,9 @@ def test_every_annotated_field_reads_a_limit() -> None:
             for limit in field.metadata:
                 if isinstance(limit, AwsLimit):
                     annotated += 1
-                    for constraint in limit.constraints():
-                        bounds = (constraint.minimum, constraint.maximum, constraint.max_length)
-                        assert any(b is not None for b in bounds) or constraint.enum, (name,)
+                    for c in limit.constraints():
+                        bounds = (c.minimum, c.maximum, c.max_length, c.max_items)
+                        assert any(b is not None for b in bounds) or c.enum, (name,)
     assert annotated >= 5
 
 
