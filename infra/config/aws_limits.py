@@ -135,6 +135,10 @@ class Constraint:
                 f"{value!r} is {len(value)} characters; {self.source} accepts at most "
                 f"{self.max_length}: shorten it"
             )
+        if self.min_length is not None and value == "":
+            return (
+                f"is empty; {self.source} needs at least {self.min_length} character(s): fill it in"
+            )
         if self.min_length is not None and len(value) < self.min_length:
             return (
                 f"{value!r} is shorter than {self.min_length}, the least {self.source} "
@@ -146,7 +150,7 @@ class Constraint:
             if refused and allowed != self.pattern:
                 chars = " ".join(repr(c) for c in refused)
                 return f"{value!r} has characters {self.source} refuses ({chars}); remove them"
-            return f"{value!r} does not match {self.pattern!r} of {self.source}"
+            return f"{value!r} does not match {self.pattern!r} of {self.source}; change it to match"
         return None
 
 
