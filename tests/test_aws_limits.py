@@ -90,6 +90,10 @@ def test_limits_stated_only_in_documentation_are_read() -> None:
     assert WAF_MIN_RATE_LIMIT == 10
 
 
+def test_constraint_of_an_optional_value_left_out() -> None:
+    assert Constraint(source="x", enum=("a",), minimum=1).problem(None) is None
+
+
 def test_constraint_names_the_refused_characters() -> None:
     tag = Constraint(source="a tag", pattern=r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$")
     assert tag.problem("Équipe 1") is None

@@ -101,6 +101,8 @@ class Constraint:
 
     def problem(self, value: Any) -> str | None:
         """None if `value` is accepted, else what is wrong and the fix, naming the source."""
+        if value is None:  # an optional field left out: the property is not sent
+            return None
         if isinstance(value, list | tuple | Mapping):
             if self.max_items is not None and len(value) > self.max_items:
                 return (
