@@ -11,15 +11,16 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.config import environment_files, load_all, load_environment
+from infra.config import environment_files, load_all, load_environment, validate_files
 
 if TYPE_CHECKING:
     from infra.cli import _Parser
 
 
 def _validate(args: argparse.Namespace) -> int:
+    # A file given alone is still checked against the other environments beside it.
     files = [Path(f) for f in args.files] or environment_files()
-    configs = load_all(files)
+    configs = validate_files(files)
     for cfg in configs:
         print(f"ok: {cfg.name} ({cfg.region}, {cfg.network.vpc_cidr}, {cfg.domain_name})")
     return 0

@@ -57,6 +57,7 @@ from infra.config.loader import (
     load_all,
     load_config,
     load_environment,
+    validate_files,
 )
 from infra.config.monitoring import GrafanaConfig, MonitoringConfig, ServiceLevelConfig
 from infra.config.network import NetworkConfig
@@ -125,4 +126,5 @@ __all__ = [
     "load_config",
     "load_environment",
     "smtp_endpoint",
+    "validate_files",
 ]

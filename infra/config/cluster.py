@@ -12,6 +12,7 @@ from pydantic import (
     model_validator,
 )
 
+from infra.config.aws_limits import public_endpoint_problem
 from infra.config.base import Strict, SubfieldError, check_log_retention, check_sizes
 
 # Kubernetes minor versions in EKS standard support that the estate can run, each with the CDK
@@ -242,6 +243,8 @@ class ClusterConfig(Strict):
                         "your office or VPN ranges, or none for private only",
                     )
                 )
+            elif problem := public_endpoint_problem(cidr):
+                problems.append((f"public_endpoint_cidrs[{i}]", problem))
         for field in ("admin_role_arns", "read_only_role_arns"):
             for i, arn in enumerate(getattr(self, field)):
                 if not _ROLE_ARN.match(arn):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import (
     Field,
     field_validator,
+    model_validator,
 )
 
-from infra.config.base import Strict, check_log_retention
+from infra.config.aws_limits import AwsLimit, gp3, gp3_throughput_per_iops
+from infra.config.base import Strict, SubfieldError, check_log_retention
+from infra.config.postgres_limits import PostgresSettings
 
 # Ubuntu LTS releases in standard support, and what replaces a retired one.
 UBUNTU_RELEASES = ("22.04", "24.04")
@@ -19,8 +23,9 @@ _AMI_ID = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _PG_SIZE = re.compile(r"^\d+(kB|MB|GB|TB)$")
 
 
-class DatabaseTuningConfig(Strict):
-    """PostgreSQL settings written to conf.d/twenty.conf (seed DB-100/200/300 values)."""
+class DatabaseTuningConfig(PostgresSettings):
+    """PostgreSQL settings written to conf.d/twenty.conf (seed DB-100/200/300 values); each is
+    checked against the server's documented range (postgres_limits)."""
 
     max_connections: int = Field(
         default=200,
@@ -116,17 +121,23 @@ class DatabaseConfig(Strict):
         description="HTTPS Ubuntu archive mirror for packages and security updates; HTTPS so "
         "that the host's egress stays 443-only (the EC2 regional mirrors are HTTP).",
     )
-    root_volume_size_gib: int = Field(
+    root_volume_size_gib: Annotated[int, AwsLimit((gp3("Size"),))] = Field(
         default=20,
         ge=8,
         le=1024,
         description="Encrypted gp3 root volume of the host, GiB: OS, packages and logs (the "
         "data lives on the data volume).",
     )
-    data_volume_size_gib: int = Field(ge=20, le=16384, description="gp3 data volume size, GiB.")
-    data_volume_iops: int = Field(default=3000, ge=3000, le=16000, description="gp3 IOPS.")
-    data_volume_throughput_mibps: int = Field(
-        default=125, ge=125, le=1000, description="gp3 throughput, MiB/s."
+    # gp3 ranges: EC2's own documentation (aws_limits.gp3), not numbers copied here.
+    data_volume_size_gib: Annotated[int, AwsLimit((gp3("Size"),))] = Field(
+        ge=20, description="gp3 data volume size, GiB (20 at least; EC2 allows up to 65,536)."
+    )
+    data_volume_iops: Annotated[int, AwsLimit((gp3("Iops"),))] = Field(
+        default=3000, description="gp3 IOPS (3,000-80,000)."
+    )
+    data_volume_throughput_mibps: Annotated[int, AwsLimit((gp3("Throughput"),))] = Field(
+        default=125,
+        description="gp3 throughput, MiB/s (125-2,000, and at most 0.25 MiB/s per IOPS).",
     )
     postgres_version: int = Field(default=16, description="PostgreSQL major version (14-17).")
     tuning: DatabaseTuningConfig = Field(
@@ -144,6 +155,24 @@ class DatabaseConfig(Strict):
         """CONNECTION LIMIT of the application role: max_connections less 20 kept for the
         superuser's reserved slots and the admin's sessions."""
         return self.tuning.max_connections - 20
+
+    @model_validator(mode="after")
+    def _throughput_within_iops(self) -> DatabaseConfig:
+        ratio = gp3_throughput_per_iops()
+        most = int(self.data_volume_iops * ratio)
+        if self.data_volume_throughput_mibps > most:
+            raise SubfieldError(
+                [
+                    (
+                        "data_volume_throughput_mibps",
+                        f"{self.data_volume_throughput_mibps} MiB/s is above {most}, the most "
+                        f"{self.data_volume_iops} IOPS allow ({ratio} MiB/s per IOPS, "
+                        "AWS::EC2::Volume in cfn-lint's schema); lower it or raise "
+                        "data_volume_iops",
+                    )
+                ]
+            )
+        return self
 
     @field_validator("ubuntu_release")
     @classmethod

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import (
     Field,
     field_validator,
 )
 
+from infra.config.aws_limits import AwsLimit, shape
 from infra.config.base import Strict
 
 
@@ -21,7 +23,11 @@ def within_domain(name: str, domain: str) -> bool:
 class DnsConfig(Strict):
     """The environment's public hosted zone and TLS certificate (seeds DNS-101/102)."""
 
-    subject_alternative_names: list[str] = Field(
+    subject_alternative_names: Annotated[
+        list[str],
+        AwsLimit((shape("acm", "DomainList"),)),
+        AwsLimit((shape("acm", "DomainNameString"),), part="items"),
+    ] = Field(
         default_factory=list,
         description="Extra names on the ACM certificate besides `domain_name`, e.g. "
         "`*.mgenial.olhai.app.br`. Each must be inside `domain_name`, because the certificate is "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     Field,
@@ -13,6 +13,7 @@ from pydantic import (
 
 from infra import twenty
 from infra.alb_paths import path_matches
+from infra.config.aws_limits import AwsLimit, cfn, cfn_constraint, elbv2_attribute
 from infra.config.base import Strict, SubfieldError
 
 TlsPolicy = Literal[
@@ -34,9 +35,10 @@ COMMON_RULE_SET_RULES = (
     "CrossSiteScripting_COOKIE", "CrossSiteScripting_QUERYARGUMENTS", "CrossSiteScripting_BODY",
     "CrossSiteScripting_URIPATH",
 )  # fmt: skip
-# AWS WAF's smallest rate-based limit since August 2024 (it was 100 before).
-WAF_MIN_RATE_LIMIT = 10
-WAF_MAX_RATE_LIMIT = 2_000_000_000
+# WAF's range of a rate-based rule's limit: the web ACL's registry schema (cfn-lint).
+_WAF_RATE_LIMIT = cfn_constraint("AWS::WAFv2::WebACL", "Rules/*/Statement/RateBasedStatement/Limit")
+WAF_MIN_RATE_LIMIT = int(_WAF_RATE_LIMIT.minimum or 0)
+WAF_MAX_RATE_LIMIT = int(_WAF_RATE_LIMIT.maximum or 0)
 # Path patterns an ALB rule accepts: these characters, at most 128 of them.
 _PATH_PATTERN = re.compile(r"^/[A-Za-z0-9_\-.$/~\"'@:+&*?]{0,127}$")
 # An ALB listener rule holds at most 5 condition values; longer lists span several rules.
@@ -48,6 +50,9 @@ def _check_port(port: int) -> int:
     if not 1 <= port <= 65535:
         raise ValueError(f"{port} is not a TCP port; use 1-65535")
     return port
+
+
+_TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 
 
 class HealthCheckConfig(Strict):
@@ -66,15 +71,18 @@ class HealthCheckConfig(Strict):
     healthy_http_codes: str = Field(
         default="200", description="HTTP codes that mean healthy, e.g. `200` or `200-299`."
     )
-    interval_seconds: int = Field(default=15, ge=5, le=300, description="Seconds between probes.")
-    timeout_seconds: int = Field(
-        default=5, ge=2, le=120, description="Seconds before a probe counts as failed."
+    # Ranges: the target group's registry schema (aws_limits), not numbers of our own.
+    interval_seconds: Annotated[int, AwsLimit((cfn(_TG, "HealthCheckIntervalSeconds"),))] = Field(
+        default=15, description="Seconds between probes (5-300)."
     )
-    healthy_threshold: int = Field(
-        default=3, ge=2, le=10, description="Consecutive successes before a target is healthy."
+    timeout_seconds: Annotated[int, AwsLimit((cfn(_TG, "HealthCheckTimeoutSeconds"),))] = Field(
+        default=5, description="Seconds before a probe counts as failed (2-120)."
     )
-    unhealthy_threshold: int = Field(
-        default=3, ge=2, le=10, description="Consecutive failures before a target is unhealthy."
+    healthy_threshold: Annotated[int, AwsLimit((cfn(_TG, "HealthyThresholdCount"),))] = Field(
+        default=3, description="Consecutive successes before a target is healthy (2-10)."
+    )
+    unhealthy_threshold: Annotated[int, AwsLimit((cfn(_TG, "UnhealthyThresholdCount"),))] = Field(
+        default=3, description="Consecutive failures before a target is unhealthy (2-10)."
     )
 
     @field_validator("path")
@@ -121,12 +129,15 @@ class TargetGroupConfig(Strict):
         "frontend and 3000 for backend. Targets "
         "registered by a TargetGroupBinding carry their own port, the pod port (`edge.pod_port`)."
     )
-    deregistration_delay_seconds: int = Field(
+    deregistration_delay_seconds: Annotated[
+        int,
+        AwsLimit(
+            (elbv2_attribute("TargetGroupAttribute", "deregistration_delay.timeout_seconds"),)
+        ),
+    ] = Field(
         default=30,
-        ge=0,
-        le=3600,
         description="Seconds a deregistering pod keeps its in-flight requests (connection "
-        "draining); keep it below the pod's termination grace period.",
+        "draining; 0-3600); keep it below the pod's termination grace period.",
     )
     health_check: HealthCheckConfig = Field(
         default_factory=HealthCheckConfig, description="The target group's health check."
@@ -216,11 +227,11 @@ class EdgeConfig(Strict):
         + ", ".join(f"`{p}`" for p in TLS_POLICIES)
         + ".",
     )
-    idle_timeout_seconds: int = Field(
+    idle_timeout_seconds: Annotated[
+        int, AwsLimit((elbv2_attribute("LoadBalancerAttribute", "idle_timeout.timeout_seconds"),))
+    ] = Field(
         default=60,
-        ge=1,
-        le=4000,
-        description="Seconds an idle client connection stays open; raise it for long "
+        description="Seconds an idle client connection stays open (1-4000); raise it for long "
         "GraphQL subscriptions or uploads.",
     )
     deletion_protection: bool = Field(

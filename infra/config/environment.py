@@ -12,7 +12,7 @@ from pydantic import (
 )
 
 from infra import capacity, twenty
-from infra.config import aws_names
+from infra.config import aws_limits, aws_names
 from infra.config.base import Site, Strict, SubfieldError
 from infra.config.cicd import CicdConfig
 from infra.config.cluster import ClusterConfig
@@ -27,6 +27,16 @@ from infra.config.workloads import WorkloadsConfig
 
 REQUIRED_TAGS = ("Project", "Environment", "Owner", "CostCenter")
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,14}$")
+# Words the tooling gives a meaning where an environment name goes: an environment so named
+# could not be addressed, or would take another's place.
+RESERVED_NAMES = {
+    "all": "make's ENV=all and `python -m infra diff --env all` mean every environment",
+    "test": "the deploy workflow (.github/workflows/deploy.yml) has a job `test` beside one "
+    "job per environment",
+}
+# What the database host and the EKS nodes boot: Canonical Ubuntu amd64 (database.ami_ids)
+# and the AL2023 x86_64 EKS AMI (infra/constructs/eks_node_group.py).
+HOST_ARCHITECTURE = "x86_64"
 
 
 class EnvironmentConfig(Strict):
@@ -105,6 +115,13 @@ class EnvironmentConfig(Strict):
             raise ValueError(
                 f"{value!r} must be 2-15 lower-case letters or digits starting with a letter"
             )
+        if value in RESERVED_NAMES:
+            raise ValueError(
+                f"{value!r} is reserved: {RESERVED_NAMES[value]}; choose another name (and "
+                "rename the file)"
+            )
+        if problem := next(aws_limits.derived_name_problems(value), None):
+            raise ValueError(f"{value!r} {problem}")
         return value
 
     @field_validator("region")
@@ -122,6 +139,8 @@ class EnvironmentConfig(Strict):
             raise ValueError(f"{value!r} must be lower-case: use {value.lower()!r}")
         if not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
             raise ValueError(f"{value!r} is not a valid DNS name")
+        if problem := aws_limits.certificate_name_problems(value):
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -138,6 +157,7 @@ class EnvironmentConfig(Strict):
         for key in REQUIRED_TAGS:
             if key not in self.tags:
                 problems.append(("tags", f"{key} is missing; add it"))
+        problems.extend(aws_limits.tag_problems(self.tags))
         for i, name in enumerate(self.dns.subject_alternative_names):
             if not within_domain(name, self.domain_name):
                 problems.append(
@@ -202,6 +222,27 @@ class EnvironmentConfig(Strict):
                 aws_names.cache_node_type_problem(self.redis.node_type, self.region),
             )
         )
+        checks.append(
+            (
+                "database.instance_type",
+                aws_limits.architecture_problem(
+                    self.database.instance_type,
+                    HOST_ARCHITECTURE,
+                    "the database AMI (Canonical Ubuntu amd64, database.ami_ids)",
+                ),
+            )
+        )
+        for tier in capacity.TIERS:
+            group = getattr(self.cluster.node_groups, tier)
+            checks.extend(
+                (
+                    f"cluster.node_groups.{tier}.instance_types[{i}]",
+                    aws_limits.architecture_problem(
+                        name, HOST_ARCHITECTURE, "the node AMI (AL2023 x86_64 EKS)"
+                    ),
+                )
+                for i, name in enumerate(group.instance_types)
+            )
         return [(loc, problem) for loc, problem in checks if problem]
 
     def node_overhead(self) -> capacity.Allocatable:
@@ -275,7 +316,11 @@ class EnvironmentConfig(Strict):
         for tier, names in capacity.TIERS.items():
             group = getattr(self.cluster.node_groups, tier)
             unknown = [t for t in group.instance_types if t not in capacity.INSTANCE_TYPES]
-            if any(aws_names.instance_type_problem(t) for t in unknown):
+            if any(
+                aws_names.instance_type_problem(t)
+                or aws_limits.architecture_problem(t, HOST_ARCHITECTURE, "")
+                for t in unknown
+            ):
                 continue  # reported by _aws_name_problems
             if unknown:
                 problems.append(

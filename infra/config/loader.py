@@ -59,28 +59,71 @@ def environment_files(config_dir: Path = CONFIG_DIR) -> list[Path]:
 
 def load_all(paths: Iterable[Path]) -> list[EnvironmentConfig]:
     """Load several environments and check what must hold across them (VPC ranges apart)."""
+    return validate_files(paths, with_siblings=False)
+
+
+def validate_files(paths: Iterable[Path], *, with_siblings: bool = True) -> list[EnvironmentConfig]:
+    """Load `paths` and check them against each other and, `with_siblings`, against every
+    other environment file of their directories: a file validated alone still meets the
+    cross-environment checks (ranges, domains, promotion order, OIDC providers). A sibling's
+    own problems are its own: they are reported when it is validated, and a check that needs
+    an unreadable sibling is skipped rather than blamed on the file asked about."""
+    given = list(dict.fromkeys(paths))
+    siblings = [
+        sibling
+        for directory in dict.fromkeys(p.parent for p in given)
+        for sibling in environment_files(directory)
+        if with_siblings and not any(sibling.resolve() == p.resolve() for p in given)
+    ]
     lines: list[str] = []
     loaded: list[tuple[Path, EnvironmentConfig]] = []
-    for path in paths:
+    unreadable: set[str] = set()
+    for path in [*given, *siblings]:
         try:
             loaded.append((path, load_config(path)))
         except ConfigError as exc:
-            lines.extend(exc.lines)
+            unreadable.add(path.stem)
+            if path in given:
+                lines.extend(exc.lines)
+    loaded.sort(key=lambda item: (item[0].parent, item[0].name))
+    asked = {p.resolve() for p in given}
+    for involved, line in _cross_problems(loaded, unreadable):
+        if asked & {p.resolve() for p in involved}:
+            lines.append(line)
+    if lines:
+        raise ConfigError(lines)
+    return [cfg for path, cfg in loaded if path.resolve() in asked]
+
+
+Problem = tuple[tuple[Path, ...], str]
+
+
+def _cross_problems(
+    loaded: list[tuple[Path, EnvironmentConfig]], unreadable: set[str]
+) -> Iterator[Problem]:
+    """What must hold across environments, each with the files it involves."""
     for i, (path, cfg) in enumerate(loaded):
         for other_path, other in loaded[:i]:
             if cfg.network.vpc_cidr.overlaps(other.network.vpc_cidr):
-                lines.append(
+                yield (
+                    (path, other_path),
                     f"{display_path(path)}: network.vpc_cidr: {cfg.network.vpc_cidr} overlaps "
                     f"{other.network.vpc_cidr} of {display_path(other_path)}; give every "
-                    "environment its own range"
+                    "environment its own range",
                 )
-    lines.extend(_cicd_problems(loaded))
-    if lines:
-        raise ConfigError(lines)
-    return [cfg for _, cfg in loaded]
+            if cfg.domain_name == other.domain_name:
+                yield (
+                    (path, other_path),
+                    f"{display_path(path)}: domain_name: {cfg.domain_name} is also the domain "
+                    f"of {display_path(other_path)}; each environment needs its own (its hosted "
+                    "zone, certificate and SES identity), e.g. a subdomain",
+                )
+    yield from _cicd_problems(loaded, unreadable)
 
 
-def _cicd_problems(loaded: list[tuple[Path, EnvironmentConfig]]) -> Iterator[str]:
+def _cicd_problems(
+    loaded: list[tuple[Path, EnvironmentConfig]], unreadable: set[str]
+) -> Iterator[Problem]:
     """One repository deploys the estate; promotion order and OIDC providers are consistent."""
     with_cicd = [(path, cfg, cfg.cicd) for path, cfg in loaded if cfg.cicd is not None]
     names = {cfg.name for _, cfg in loaded}
@@ -89,8 +132,9 @@ def _cicd_problems(loaded: list[tuple[Path, EnvironmentConfig]]) -> Iterator[str
         for path, _, cicd in with_cicd[1:]:
             if cicd.repository != first.repository:
                 yield (
+                    (path, first_path),
                     f"{display_path(path)}: cicd.repository: differs from "
-                    f"{display_path(first_path)}; one repository deploys every environment"
+                    f"{display_path(first_path)}; one repository deploys every environment",
                 )
     environments: dict[str, Path] = {}
     creators: dict[str, Path] = {}
@@ -99,22 +143,24 @@ def _cicd_problems(loaded: list[tuple[Path, EnvironmentConfig]]) -> Iterator[str
         github_env = cfg.github_environment or cfg.name
         if github_env in environments:
             yield (
+                (path, environments[github_env]),
                 f"{label}: cicd.github_environment: {github_env!r} is also used by "
-                f"{display_path(environments[github_env])}; give each environment its own"
+                f"{display_path(environments[github_env])}; give each environment its own",
             )
         environments[github_env] = path
         after = cicd.deploy_after
         deployable = {c.name for _, c, _ in with_cicd} - {cfg.name}
-        if after is not None and after not in deployable:
+        if after is not None and after not in deployable and after not in unreadable:
             why = "has no cicd section" if after in names else "is not another environment"
             fix = f"use one of {', '.join(sorted(deployable))}" if deployable else "remove it"
-            yield f"{label}: cicd.deploy_after: {after!r} {why}; {fix}"
+            yield (path,), f"{label}: cicd.deploy_after: {after!r} {why}; {fix}"
         if cicd.oidc_provider == "create":
             if cfg.account in creators:
                 yield (
+                    (path, creators[cfg.account]),
                     f"{label}: cicd.oidc_provider: account {cfg.account} already creates its "
                     f"GitHub OIDC provider in {display_path(creators[cfg.account])}; an account "
-                    "has one per issuer: say existing here"
+                    "has one per issuer: say existing here",
                 )
             creators.setdefault(cfg.account, path)
     by_name = {cfg.name: (path, cicd) for path, cfg, cicd in with_cicd}
@@ -126,8 +172,9 @@ def _cicd_problems(loaded: list[tuple[Path, EnvironmentConfig]]) -> Iterator[str
             current = by_name[current][1].deploy_after
         if current == name and name == min(seen):  # reported once, on its first member
             yield (
+                tuple(by_name[n][0] for n in seen),
                 f"{display_path(path)}: cicd.deploy_after: forms a cycle "
-                f"({' after '.join([*seen, name])}); one environment must come first"
+                f"({' after '.join([*seen, name])}); one environment must come first",
             )
 
 

@@ -129,6 +129,9 @@ def _message(error: ErrorDetails, scalar: Scalar | None) -> str:
         return _cidr_message(value)
     if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
         return _number_as_text(value, scalar)
+    if kind == "finite_number":
+        written = scalar.text if scalar is not None else str(value)
+        return f"{written} is not a finite number; give an ordinary number"
     message = error["msg"].removeprefix("Value error, ")
     if "input" in error and kind != "value_error":
         message = f"{value!r}: {message}"

@@ -10,6 +10,7 @@ from pydantic import (
     model_validator,
 )
 
+from infra.config.aws_limits import block_size_problem
 from infra.config.base import Strict, SubfieldError, check_log_retention
 
 
@@ -52,8 +53,12 @@ class NetworkConfig(Strict):
                 problems.append(
                     (field, f"has {count} subnets; give exactly 2, one per availability zone")
                 )
+        if problem := block_size_problem(self.vpc_cidr, "a VPC"):
+            problems.append(("vpc_cidr", problem))
         for loc, subnet in named:
-            if not subnet.subnet_of(self.vpc_cidr):
+            if problem := block_size_problem(subnet, "a subnet"):
+                problems.append((loc, problem))
+            elif not subnet.subnet_of(self.vpc_cidr):
                 problems.append((loc, f"{subnet} is not inside vpc_cidr {self.vpc_cidr}"))
         for i, (loc, subnet) in enumerate(named):
             for other_loc, other in named[:i]:

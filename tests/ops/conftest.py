@@ -55,7 +55,7 @@ def deployable_text(env: str = "dev", ami: str = "ami-0123456789abcdef0") -> str
         '"222222222222"': f'"{ACCOUNT}"',
         '"333333333333"': f'"{ACCOUNT}"',
         "ami-00000000000000000": ami,
-        "203.0.113.0/24": "100.64.10.0/24",
+        "203.0.113.0/24": "198.51.100.0/24",  # a range the public endpoint can see
         "platform-alerts@example.com": "platform-alerts@twenty-estate.test",
     }
     for old, new in replacements.items():
