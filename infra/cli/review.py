@@ -26,7 +26,9 @@ DIFF_EXIT_CODES = """exit codes:
   2  bad input: unknown environment, bad git ref, a base that predates
      `python -m infra synth --outdir`, a malformed allowance, a synth that fails
   3  blocked by the guard: a stateful resource would be replaced (directly or through a
-     reference chain), destroyed or orphaned; name each in ALLOW_DESTRUCTIVE if intended
+     reference chain), destroyed, orphaned or lose its Retain deletion/update-replace
+     policy (name each in ALLOW_DESTRUCTIVE if intended), or a change AWS rejects without
+     replacement (update will fail, e.g. a KMS key's MultiRegion: revert it)
 
 The report goes to stdout and cdk.out/diff-<env>.md; progress, one line per step, to stderr.
 See docs/reviewing.md."""
@@ -68,8 +70,8 @@ def _diff(args: argparse.Namespace) -> int:
     if result.blocked:
         listed = ", ".join(f.describe() for f in result.blocked)
         print(
-            f"diff: BLOCKED, stateful resources replaced/destroyed/orphaned: {listed}; "
-            "name each in ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... if intended",
+            f"diff: BLOCKED: {listed}; name each stateful one in "
+            "ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... if intended",
             file=sys.stderr,
         )
     return result.exit_code

@@ -121,7 +121,9 @@ def environment_report(
         )
         for name in sorted(pairs)
     ]
-    found = [f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed)]
+    found = [
+        f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed, pairs[s.name])
+    ]
     old_k8s, new_k8s = old_k8s or {}, new_k8s or {}
     return EnvironmentReport(
         env=env,

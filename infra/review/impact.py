@@ -93,7 +93,8 @@ class _Resource:
     @property
     def replaced(self) -> bool:
         effect = self.effect
-        return effect is not None and effect >= Effect.MAY_REPLACE
+        # A change that fails replaces nothing: the stack rolls back, readers keep their value.
+        return effect is not None and effect.replaces
 
     def source(self) -> Source:
         """This resource's change as seen by whoever reads it."""

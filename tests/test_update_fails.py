@@ -1,0 +1,88 @@
+"""The guard's "update will fail" rules and its retain-policy check, on AWS's own data.
+
+Each rule of `replacement.UPDATE_FAILS` quotes its property's description in AWS's resource
+provider schema (shipped by the pinned cfn-lint); the quote must still be there, and the
+property must not be create-only (that would make the change a replacement, not a failure).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+
+from infra.review.guard import findings, retain_lost
+from infra.review.replacement import (
+    SCHEMA_REGION,
+    UPDATE_FAILS,
+    Effect,
+    FailRule,
+    create_only,
+    property_effect,
+)
+from infra.review.templates import ResourceChange
+
+
+def _description(rule: FailRule) -> str:
+    schema: dict[str, Any] = PROVIDER_SCHEMA_MANAGER.get_resource_schema(
+        SCHEMA_REGION, rule.resource_type
+    ).schema
+    node: dict[str, Any] = schema
+    for name in rule.path:
+        node = node["properties"][name]
+    return " ".join(str(node.get("description", "")).split())
+
+
+@pytest.mark.parametrize("rule", UPDATE_FAILS, ids=lambda r: f"{r.resource_type}.{r.path[0]}")
+def test_every_rule_quotes_its_schema_and_is_not_a_replacement(rule: FailRule) -> None:
+    assert " ".join(rule.evidence.split()) in _description(rule)
+    rules = create_only(rule.resource_type)
+    assert rules is not None
+    replacing, conditional = rules
+    assert rule.path not in replacing and rule.path not in conditional
+    effect, source = property_effect(rule.resource_type, rule.path) or (None, "")
+    assert effect is Effect.FAIL and rule.evidence in source
+
+
+def test_other_kms_properties_still_update() -> None:
+    assert property_effect("AWS::KMS::Key", ("EnableKeyRotation",)) == (Effect.UPDATE, "updatable")
+
+
+def _volume(**policies: str) -> dict[str, Any]:
+    return {"Resources": {"Data": {"Type": "AWS::EC2::Volume", **policies}}}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "lost"),
+    [
+        ({"DeletionPolicy": "Retain"}, {}, "DeletionPolicy Retain -> Delete (absent)"),
+        ({"DeletionPolicy": "Retain"}, {"DeletionPolicy": "Snapshot"}, "Retain -> Snapshot"),
+        ({"UpdateReplacePolicy": "Snapshot"}, {"UpdateReplacePolicy": "Delete"}, "Snapshot"),
+        ({"DeletionPolicy": "RetainExceptOnCreate"}, {"DeletionPolicy": "Retain"}, None),
+        ({"DeletionPolicy": "Delete"}, {"DeletionPolicy": "Retain"}, None),
+        ({}, {}, None),
+    ],
+)
+def test_retain_lost(before: dict[str, str], after: dict[str, str], lost: str | None) -> None:
+    found = retain_lost(_volume(**before), _volume(**after))
+    if lost is None:
+        assert found == {}
+    else:
+        assert lost in found["Data"]
+
+
+def test_a_stateless_resource_may_drop_its_retain_policy() -> None:
+    old = {"Resources": {"Group": {"Type": "AWS::EC2::SecurityGroup", "DeletionPolicy": "Retain"}}}
+    new = {"Resources": {"Group": {"Type": "AWS::EC2::SecurityGroup"}}}
+    assert retain_lost(old, new) == {}
+
+
+def test_retain_lost_is_blocked_unless_allowed() -> None:
+    row = ResourceChange("Data", "AWS::EC2::Volume", "WILL_UPDATE", None, None, None, (), ())
+    pair = (_volume(DeletionPolicy="Retain"), _volume())
+    (finding,) = findings("dev", "twenty-dev-database", [row], frozenset(), pair)
+    assert not finding.allowed and "loses its retain policy" in finding.describe()
+    allowed = frozenset({"dev/twenty-dev-database/Data"})
+    (finding,) = findings("dev", "twenty-dev-database", [row], allowed, pair)
+    assert finding.allowed
