@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
 
 def _progress(line: str) -> None:
-    """One line per step of a long command, on stderr (stdout carries the report)."""
-    print(f"diff: {line}", file=sys.stderr, flush=True)
+    """One line per step of a long command, on stderr (stdout carries the report); the step
+    is also what infra/ops/progress.py repeats while it lasts."""
+    from infra.ops import progress
+
+    progress.step(line)
+    progress.say(f"diff: {line}")
 
 
 DIFF_EXIT_CODES = """exit codes:
