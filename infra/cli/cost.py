@@ -100,7 +100,7 @@ def _prices(args: argparse.Namespace) -> int:
     from infra.ops.aws import Aws, describe, unusable_line
 
     configs = [load_environment(args.env)] if args.env else load_all(environment_files())
-    directory = Path(args.price_dir) if args.price_dir else PRICE_DIR
+    directory = usable_directory("--price-dir", args.price_dir) if args.price_dir else PRICE_DIR
     status = 0
     for region in sorted({c.region for c in configs}):
         try:

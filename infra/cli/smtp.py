@@ -18,11 +18,14 @@ if TYPE_CHECKING:
 def _smtp_credentials(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from infra.cli.operations import environment_file
     from infra.config import load_environment
     from infra.ops.aws import Aws, describe, unusable_line
     from infra.smtp_credentials import SmtpCredentialsError, issue
 
-    cfg = load_environment(args.env, Path(args.config_dir))
+    config_dir = Path(args.config_dir)
+    environment_file(args.env, config_dir)
+    cfg = load_environment(args.env, config_dir)
     print(f"smtp-credentials: {cfg.name}: creating the SES SMTP credential in {cfg.region}")
     aws = Aws(cfg.region)
     try:
