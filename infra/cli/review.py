@@ -55,7 +55,12 @@ def _diff(args: argparse.Namespace) -> int:
             suffix = f"-from-{args.base_env}"
         else:
             result = diff_against_ref(
-                root=ROOT, env=args.env, base=args.base, allowed=allowed, progress=_progress
+                root=ROOT,
+                env=args.env,
+                base=args.base,
+                allowed=allowed,
+                progress=_progress,
+                report_dir=Path(args.report_dir),
             )
             suffix = ""
     except (UsageError, AllowListError, CheckoutError, DiffToolError) as exc:

@@ -122,6 +122,7 @@ def guard_diff(request: DeployRequest, commit: str | None) -> Outcome:
         allowed=request.allowed,
         head_out=request.assembly,
         progress=_guard_progress,
+        report_dir=request.report_dir,
     )
 
 
