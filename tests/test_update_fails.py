@@ -7,6 +7,7 @@ property must not be create-only (that would make the change a replacement, not 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -22,6 +23,9 @@ from infra.review.replacement import (
     property_effect,
 )
 from infra.review.templates import ResourceChange
+from tests.conftest import ROOT
+
+SNAPSHOTS = ROOT / "tests" / "__snapshots__"
 
 
 def _description(rule: FailRule) -> str:
@@ -86,3 +90,27 @@ def test_retain_lost_is_blocked_unless_allowed() -> None:
     allowed = frozenset({"dev/twenty-dev-database/Data"})
     (finding,) = findings("dev", "twenty-dev-database", [row], allowed, pair)
     assert finding.allowed
+
+
+_IMMUTABLE = re.compile(r"(?:can't|cannot) change the\b[^.]*\bafter\b[^.]*\bcreate", re.I)
+
+
+def test_every_immutable_property_of_the_estates_types_has_a_rule() -> None:
+    """Completeness over the resource types the estate uses (read from the committed template
+    snapshots): a property the schema calls unchangeable after creation, but that is not
+    create-only (which would be a replacement), must have a rule."""
+    snapshots = " ".join(p.read_text() for p in SNAPSHOTS.rglob("*") if p.is_file())
+    types = sorted(set(re.findall(r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+", snapshots)))
+    assert "AWS::KMS::Key" in types and len(types) > 20
+    ruled = {(r.resource_type, r.path) for r in UPDATE_FAILS}
+    found = set()
+    for resource_type in types:
+        rules = create_only(resource_type)
+        if rules is None:
+            continue
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type).schema
+        for name, prop in schema.get("properties", {}).items():
+            described = " ".join(str(prop.get("description", "")).split())
+            if _IMMUTABLE.search(described) and (name,) not in rules[0]:
+                found.add((resource_type, (name,)))
+    assert found and found <= ruled, found - ruled

@@ -29,6 +29,13 @@ def _environments(env: str | None) -> list[str]:
     return [load_environment(env).name] if env else [c.name for c in load_all(environment_files())]
 
 
+def _progress(tool: str, line: str) -> None:
+    from infra.ops import progress
+
+    progress.step(line)
+    progress.say(f"{tool}: {line}")
+
+
 def _estate_assembly(args: argparse.Namespace, tool: str) -> tuple[list[str], Path]:
     from infra.app import ROOT
     from infra.cost.command import ensure_assembly
@@ -41,7 +48,7 @@ def _estate_assembly(args: argparse.Namespace, tool: str) -> tuple[list[str], Pa
         args.env,
         envs,
         force=args.synth,
-        progress=lambda line: print(f"{tool}: {line}", file=sys.stderr, flush=True),
+        progress=lambda line: _progress(tool, line),
     )
     return envs, assembly
 

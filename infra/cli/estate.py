@@ -35,10 +35,12 @@ def _synth(args: argparse.Namespace) -> int:
     else:
         load_all(environment_files(config_dir))
     from infra.cli import usable_directory
+    from infra.ops import progress
     from infra.synth import synth_estate
     from infra.synth_errors import PREFIX, SynthInputError
 
     usable_directory("--outdir", args.outdir)
+    progress.step(f"synthesizing {args.env or 'every environment'} (CDK and cdk-nag)")
     try:
         print(synth_estate(env=args.env, outdir=args.outdir, config_dir=config_dir))
     except SynthInputError as exc:

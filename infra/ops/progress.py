@@ -28,7 +28,7 @@ class _Watch:
         self.command = command
         self.quiet_seconds = quiet_seconds
         self.stream = stream
-        self.current = "starting"
+        self.current = "working"
         self.since = time.monotonic()
         self.last_output = self.since
         self.lock = threading.Lock()
