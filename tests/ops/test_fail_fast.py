@@ -27,7 +27,7 @@ from tests.ops.conftest import REGION
 
 SHORT = {
     "TWENTY_AWS_CONNECT_TIMEOUT": "1",
-    "TWENTY_AWS_READ_TIMEOUT": "0.25",
+    "TWENTY_AWS_READ_TIMEOUT": "0.1",
     "TWENTY_AWS_MAX_ATTEMPTS": "1",
 }
 BOUND_SECONDS = 8.0  # far above the shortened bounds, far below any hang
