@@ -123,3 +123,28 @@ def test_app_py_prints_one_line_and_exits_2(
 def test_a_synth_input_error_is_not_translated_twice() -> None:
     error = SynthInputError(["config/dev.yaml: database: x"])
     assert error.lines == ["config/dev.yaml: database: x"]
+
+
+def test_a_real_nag_failure_becomes_one_line_per_finding(tmp_path: Path) -> None:
+    """cdk-nag on a real (tiny) App: CDK's own message and report, translated."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_sqs as sqs
+
+    from infra.nag import enable_nag
+    from infra.synth_errors import translated_failures
+
+    outdir = tmp_path / "cdk.out"
+    app = App(outdir=str(outdir))
+    enable_nag(app)
+    sqs.Queue(Stack(app, "twenty-dev-monitoring"), "Queue")
+    with (
+        pytest.raises(SynthInputError) as raised,
+        translated_failures("dev", outdir, Path("config")),
+    ):
+        app.synth()
+    lines = raised.value.lines
+    assert lines and all(
+        line.startswith("config/dev.yaml: monitoring: AwsSolutions-SQS") for line in lines
+    )
+    assert all("twenty-dev-monitoring/Queue/Resource" in line for line in lines), lines
+    assert all(str(outdir / REPORT_FILE) in line for line in lines)
