@@ -20,6 +20,7 @@ from infra.review.replacement import (
     Effect,
     FailRule,
     create_only,
+    custom_name_rule,
     property_effect,
 )
 from infra.review.templates import ResourceChange
@@ -114,3 +115,49 @@ def test_every_immutable_property_of_the_estates_types_has_a_rule() -> None:
             if _IMMUTABLE.search(described) and (name,) not in rules[0]:
                 found.add((resource_type, (name,)))
     assert found and found <= ruled, found - ruled
+
+
+def test_a_named_resource_cannot_be_replaced_under_the_same_name() -> None:
+    """S3's schema: "If you specify a name, you can't perform updates that require replacement
+    of this resource." A replacement that keeps BucketName is a failed update, blocked; one that
+    changes the name is a replacement."""
+    from infra.review.command import environment_report
+    from infra.review.templates import PropertyChange, TemplateDiff
+
+    rule = custom_name_rule("AWS::S3::Bucket")
+    assert rule is not None and rule.path == ("BucketName",)
+    assert custom_name_rule("AWS::EC2::Volume") is None
+
+    def bucket(**props: str) -> dict[str, Any]:
+        return {"Resources": {"Files": {"Type": "AWS::S3::Bucket", "Properties": props}}}
+
+    def judged(old: dict[str, Any], new: dict[str, Any], changed: str) -> Any:
+        row = ResourceChange(
+            "Files",
+            "AWS::S3::Bucket",
+            "WILL_REPLACE",
+            "AWS::S3::Bucket",
+            "AWS::S3::Bucket",
+            None,
+            (PropertyChange(changed, "WILL_REPLACE"),),
+            (),
+        )
+        stack = "twenty-dev-data"
+        return environment_report(
+            "dev", {stack: (old, new)}, {stack: TemplateDiff((row,), ())}, frozenset()
+        )
+
+    kept = judged(
+        bucket(BucketName="twenty-dev-files"),
+        bucket(BucketName="twenty-dev-files", BucketNamespace="account-regional"),
+        "BucketNamespace",
+    )
+    (change,) = kept.stacks[0].diff.resources
+    assert change.kind == "update will fail"
+    (finding,) = kept.blocked
+    assert "BucketName kept while replaced: BucketNamespace" in finding.describe()
+    assert "can't perform updates that require replacement" in finding.describe()
+    renamed = judged(
+        bucket(BucketName="twenty-dev-files"), bucket(BucketName="twenty-dev-files-2"), "BucketName"
+    )
+    assert renamed.stacks[0].diff.resources[0].kind == "replaced"

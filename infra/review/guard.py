@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.review.replacement import fail_rule
+from infra.review.replacement import custom_name_rule, fail_rule
 from infra.review.stateful import is_stateful
 from infra.review.templates import ResourceChange, Template
 
@@ -86,6 +86,11 @@ def _fail_reason(change: ResourceChange) -> str:
     sources = []
     for prop in failing:
         rule = fail_rule(change.resource_type, tuple(prop.name.split(".")))
+        named = custom_name_rule(change.resource_type)
+        if rule is None and named is not None and (prop.name,) == named.path:
+            rule = named
+            sources.append(f"{prop.name} kept while {prop.via} ({rule.source})")
+            continue
         sources.append(f"{prop.name} ({rule.source if rule else 'rejected by AWS'})")
     return (
         f"{change.kind}: {'; '.join(sources) or change.cause}; revert the change, or give the "

@@ -11,7 +11,9 @@ property without a context rule stays "may be replaced", which the guard treats 
 Some properties can neither change in place nor replace the resource: AWS rejects the update
 and the stack rolls back (`UPDATE_FAILS`, e.g. a KMS key's `MultiRegion`). Their resource
 schemas list them as updatable; the property's own description in the same schema says the
-update request fails, and each rule quotes that sentence as its source.
+update request fails, and each rule quotes that sentence as its source. Likewise a resource
+given an explicit name that keeps it cannot be replaced (`custom_name_rule`: the name
+property's description says so); impact.py turns such a replacement into a failed update.
 
 Two things the schemas cannot say are added as context too:
 - an EBS volume cannot move between availability zones or change its encryption in place
@@ -25,6 +27,7 @@ Two things the schemas cannot say are added as context too:
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -118,6 +121,42 @@ def fail_rule(resource_type: str, path: Path) -> FailRule | None:
         if rule.resource_type == resource_type and _overlaps(rule.path, plain):
             return rule
     return None
+
+
+_CUSTOM_NAME = re.compile(
+    r"[^.]*(?:can't|cannot|can not) perform updates that require replacement of this resource\.?",
+    re.I,
+)
+
+
+@cache
+def custom_name_rule(resource_type: str) -> FailRule | None:
+    """The property naming the resource, when its schema description says that a resource
+    given a name cannot be replaced ("If you specify a name, you cannot perform updates that
+    require replacement of this resource"): CloudFormation would create the new one under the
+    same name first, so the update fails. Read from the schema, so every such type is covered."""
+    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+
+    try:
+        schema: dict[str, Any] = PROVIDER_SCHEMA_MANAGER.get_resource_schema(
+            SCHEMA_REGION, resource_type
+        ).schema
+    except Exception:  # cfn-lint's ResourceNotFoundError for custom and unknown types
+        return None
+    for name, prop in (schema.get("properties") or {}).items():
+        found = _CUSTOM_NAME.search(" ".join(str(prop.get("description", "")).split()))
+        if found:
+            return FailRule(resource_type, (name,), found.group(0).strip())
+    return None
+
+
+def keeps_custom_name(resource_type: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Both sides give the resource the same explicit name: a replacement would fail."""
+    rule = custom_name_rule(resource_type)
+    if rule is None:
+        return False
+    (name,) = rule.path
+    return name in new and old.get(name) == new.get(name)
 
 
 # Known context, per type: the most specific matching path wins. Sources: the "Update requires"
