@@ -72,11 +72,6 @@ class Timeouts:
             values[field_name] = value
         return cls(**values)
 
-    @property
-    def longest_call(self) -> float:
-        """The most one call can take before it fails (backoff aside)."""
-        return self.attempts * (self.connect + self.read)
-
     def botocore(self) -> Config:
         return Config(
             connect_timeout=self.connect,
