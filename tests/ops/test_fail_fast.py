@@ -279,3 +279,16 @@ def test_preflight_without_an_assembly_names_it(
     args = ["preflight", "--env", "dev", "--config-dir", str(config_dir)]
     assert main([*args, "--assembly", str(tmp_path / "nothing")]) == 2
     assert "no cloud assembly" in _one_line(capsys)
+
+
+def test_deploy_target_needs_neither_credentials_nor_an_endpoint(
+    black_hole: BlackHole,
+    no_credentials: None,
+    config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Derived from config only: it answers at once, offline, once the examples are replaced."""
+    assert main(["deploy-target", "--env", "dev", "--config-dir", str(config_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "role-arn=arn:aws:iam::123456789012:role/twenty-dev-github-deploy" in out
+    assert black_hole.held == []
