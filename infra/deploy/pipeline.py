@@ -236,7 +236,7 @@ def deploy(
         f"[3/4] cdk deploy: {len(request.stack_names)} stack(s) of {env}, concurrency "
         f"{request.concurrency}, require-approval {request.require_approval}"
     )
-    progress.step("running cdk deploy (its events stream above)")
+    progress.step("running cdk deploy", streams=True)  # its events stream through
     code = run(request.cdk_command())
     if code != 0:
         fail(f"cdk deploy failed (exit {code}); {tag} stays at {base[:12] if base else 'none'}")

@@ -29,6 +29,7 @@ class _Watch:
         self.quiet_seconds = quiet_seconds
         self.stream = stream
         self.current = "working"
+        self.streams = False  # the current step prints its own output (a subprocess)
         self.since = time.monotonic()
         self.last_output = self.since
         self.lock = threading.Lock()
@@ -39,14 +40,15 @@ class _Watch:
         while not self.stopped.wait(_POLL_SECONDS):
             now = time.monotonic()
             with self.lock:
-                if now - self.last_output < self.quiet_seconds:
+                if self.streams or now - self.last_output < self.quiet_seconds:
                     continue
                 line = f"{self.command}: still {self.current} ({now - self.since:.0f} s)"
                 self.last_output = now
             print(line, file=self.stream, flush=True)
 
-    def step(self, text: str) -> None:
+    def step(self, text: str, streams: bool) -> None:
         with self.lock:
+            self.streams = streams
             if text != self.current:
                 self.current = text
                 self.since = time.monotonic()
@@ -76,10 +78,12 @@ def watching(
         _active = previous
 
 
-def step(text: str) -> None:
-    """Name what the command is doing now (`waiting for sts GetCallerIdentity`)."""
+def step(text: str, streams: bool = False) -> None:
+    """Name what the command is doing now (`waiting for sts GetCallerIdentity`); `streams`:
+    the step shows its own progress (a subprocess whose output goes through, e.g. cdk deploy's
+    events), so no "still ..." line is added until the next step."""
     if _active is not None:
-        _active.step(text)
+        _active.step(text, streams)
 
 
 def say(line: str, stream: TextIO | None = None) -> None:

@@ -292,3 +292,14 @@ def test_deploy_target_needs_neither_credentials_nor_an_endpoint(
     out = capsys.readouterr().out
     assert "role-arn=arn:aws:iam::123456789012:role/twenty-dev-github-deploy" in out
     assert black_hole.held == []
+
+
+def test_a_step_that_streams_its_own_output_gets_no_extra_lines() -> None:
+    stream = io.StringIO()
+    with progress.watching("deploy", quiet_seconds=0.1, stream=stream):
+        progress.step("running cdk deploy", streams=True)
+        time.sleep(0.8)
+        assert stream.getvalue() == ""
+        progress.step("moving the tag")
+        time.sleep(0.8)
+    assert "deploy: still moving the tag" in stream.getvalue()
