@@ -153,9 +153,22 @@ def explain(
     where = _where_of_traceback(exc.__traceback__, envs).describe(config_dir)
     text = _first_line(message)
     kind = type(exc).__name__
+    built = _our_frame(exc.__traceback__)
+    at = f" (building {built})" if built else ""
     if kind == "RuntimeError":  # jsii: CDK's own error, its message says what AWS accepts
-        return SynthInputError([f"{where}: CDK refused a value: {text}"])
-    return SynthInputError([f"{where}: {kind}: {text}"])
+        return SynthInputError([f"{where}: CDK refused a value: {text}{at}"])
+    return SynthInputError([f"{where}: {kind}: {text}{at}"])
+
+
+def _our_frame(tb: TracebackType | None) -> str | None:
+    """`infra/constructs/database_instance.py:58`: the innermost line of our own code."""
+    root = Path(__file__).resolve().parent.parent
+    found = None
+    for frame in traceback.extract_tb(tb):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(root / "infra") and path != Path(__file__).resolve():
+            found = f"{path.relative_to(root).as_posix()}:{frame.lineno}"
+    return found
 
 
 @contextmanager

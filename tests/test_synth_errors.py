@@ -87,6 +87,7 @@ def test_a_value_cdk_refuses_names_the_file_and_section(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
     assert lines[0].startswith(f"synth: {dev}: database: CDK refused a value: Throughput")
+    assert lines[0].endswith(")") and "(building infra/constructs/database_instance.py:" in lines[0]
 
 
 def test_the_diff_keeps_the_report_its_message_names(tmp_path: Path) -> None:
