@@ -29,7 +29,7 @@ def _deploy(args: argparse.Namespace) -> int:
     from infra.naming import stack_name, stack_parts
     from infra.review.guard import AllowListError, parse_allow_list
 
-    environment_file(args.env, CONFIG_DIR)
+    config_file = environment_file(args.env, CONFIG_DIR)
     cfg = load_environment(args.env, CONFIG_DIR)
     parts = stack_parts(cfg)
     unknown = [p for p in args.stack if p not in parts]
@@ -48,7 +48,7 @@ def _deploy(args: argparse.Namespace) -> int:
     except AllowListError as exc:
         print(f"deploy: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    refuse_examples("deploy", args.env, CONFIG_DIR)  # arguments first, then the config's values
+    refuse_examples("deploy", cfg, config_file)  # arguments first, then the config's values
     chosen = [p for p in parts if p in args.stack] if args.stack else list(parts)
     request = DeployRequest(
         root=ROOT,
@@ -66,27 +66,25 @@ def _deploy(args: argparse.Namespace) -> int:
     return deploy(request)
 
 
-def refuse_examples(command: str, env: str, config_dir: Path) -> EnvironmentConfig:
-    """The environment's config, after preflight's offline check: a committed example value
-    (account, AMI, ranges, addresses) is refused by name, one line each (exit 2)."""
-    from infra.cli.operations import environment_file
-    from infra.config import load_environment
+def refuse_examples(command: str, cfg: EnvironmentConfig, config_file: Path) -> None:
+    """Preflight's offline check: a committed example value (account, AMI, ranges, addresses)
+    is refused by name, one line each (exit 2)."""
     from infra.ops.preflight import offline_problems
     from infra.ops.report import UnusableError
 
-    config_file = environment_file(env, config_dir)
-    cfg = load_environment(env, config_dir)
     problems = offline_problems(cfg, config_file)
     if problems:
         raise UnusableError("\n".join(f"{command}: {line}" for line in problems))
-    return cfg
 
 
 def _deploy_target(args: argparse.Namespace) -> int:
+    from infra.cli.operations import environment_file
+    from infra.config import load_environment
     from infra.deploy.target import github_outputs
 
     config_dir = Path(args.config_dir)
-    refuse_examples("deploy-target", args.env, config_dir)
+    config_file = environment_file(args.env, config_dir)
+    refuse_examples("deploy-target", load_environment(args.env, config_dir), config_file)
     print(github_outputs(args.env, config_dir), end="")
     return 0
 
