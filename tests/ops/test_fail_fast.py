@@ -214,15 +214,18 @@ def test_a_silent_step_gets_a_progress_line(black_hole: BlackHole) -> None:
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "inf"])
-def test_bad_timeout_variables_are_one_line(
-    value: str,
-    monkeypatch: pytest.MonkeyPatch,
-    config_dir: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_bad_timeout_variables_are_refused(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWENTY_AWS_READ_TIMEOUT", value)
+    with pytest.raises(UnusableError, match="TWENTY_AWS_READ_TIMEOUT"):
+        Timeouts.from_environment()
+
+
+def test_a_bad_timeout_variable_is_one_line_from_a_command(
+    monkeypatch: pytest.MonkeyPatch, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TWENTY_AWS_MAX_ATTEMPTS", "many")
     assert main(["pin-ami", "--env", "dev", "--config-dir", str(config_dir)]) == 2
-    assert "TWENTY_AWS_READ_TIMEOUT" in _one_line(capsys)
+    assert "TWENTY_AWS_MAX_ATTEMPTS='many'" in _one_line(capsys)
 
 
 def _corrupt(directory: Path) -> Path:
