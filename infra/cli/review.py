@@ -50,7 +50,11 @@ def _diff(args: argparse.Namespace) -> int:
         allowed = parse_allow_list([os.environ.get("ALLOW_DESTRUCTIVE"), *args.allow_destructive])
         if args.base_env:
             result = diff_environments(
-                root=ROOT, env=args.env, base_env=args.base_env, progress=_progress
+                root=ROOT,
+                env=args.env,
+                base_env=args.base_env,
+                progress=_progress,
+                report_dir=Path(args.report_dir),
             )
             suffix = f"-from-{args.base_env}"
         else:
