@@ -2,11 +2,13 @@
 """CDK entry point: `cdk synth -c env=<name>` builds config/<name>.yaml; no env builds all."""
 
 import sys
+from pathlib import Path
 
 from aws_cdk import App
 
 from infra.app import build_app, cdk_context
 from infra.config import ConfigError
+from infra.synth_errors import PREFIX, SynthInputError, translated_failures
 
 
 def main() -> int:
@@ -14,12 +16,17 @@ def main() -> int:
     app = App(context=cdk_context())
     env = app.node.try_get_context("env")
     try:
-        build_app(app, env)
+        with translated_failures(env, Path(app.outdir)):
+            build_app(app, env)
+            app.synth()
     except ConfigError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return 2
-    app.synth()
+    except SynthInputError as exc:  # CDK, CloudFormation validation, cdk-nag: one line each
+        for line in exc.lines:
+            print(PREFIX + line, file=sys.stderr)
+        return 2
     return 0
 
 

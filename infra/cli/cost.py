@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.cli import EXIT_BAD_INPUT
+from infra.cli import EXIT_BAD_INPUT, usable_directory
 from infra.config import environment_files, load_all, load_environment
 
 if TYPE_CHECKING:
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 COST_EXIT_CODES = """exit codes:
   0  estimate printed (with --strict: and every resource priced or deliberately free)
   1  --strict and some resource is "not priced" (listed in the report)
-  2  bad input: unknown environment, a missing or malformed price file, a bad config
+  2  bad input: unknown environment, a missing or malformed price file, a bad config,
+     an --outdir that is a file or not writable, a corrupt cloud assembly
 
 Templates come from --outdir (default cdk.out) when it is newer than config and code, else the
 estate is synthesized first. Prices: infra/cost/prices/<region>.json (`make prices`)."""
@@ -28,18 +29,26 @@ def _environments(env: str | None) -> list[str]:
     return [load_environment(env).name] if env else [c.name for c in load_all(environment_files())]
 
 
+def _progress(tool: str, line: str) -> None:
+    from infra.ops import progress
+
+    progress.step(line)
+    progress.say(f"{tool}: {line}")
+
+
 def _estate_assembly(args: argparse.Namespace, tool: str) -> tuple[list[str], Path]:
     from infra.app import ROOT
     from infra.cost.command import ensure_assembly
 
     envs = _environments(args.env)
+    outdir = usable_directory("--outdir", args.outdir)
     assembly = ensure_assembly(
         ROOT,
-        Path(args.outdir),
+        outdir,
         args.env,
         envs,
         force=args.synth,
-        progress=lambda line: print(f"{tool}: {line}", file=sys.stderr, flush=True),
+        progress=lambda line: _progress(tool, line),
     )
     return envs, assembly
 
@@ -63,9 +72,9 @@ def _diagram(args: argparse.Namespace) -> int:
     from infra.diagram import page_path, render_page
     from infra.review.assembly import stacks_by_environment
 
+    directory = usable_directory("--docs-dir", args.docs_dir)
     envs, assembly = _estate_assembly(args, "diagram")
     stacks = stacks_by_environment(assembly)
-    directory = Path(args.docs_dir)
     directory.mkdir(parents=True, exist_ok=True)
     for env in envs:
         path = page_path(env, directory)
@@ -84,8 +93,7 @@ Needs AWS credentials (any account: the Price List API is read-only and free).""
 
 
 def _prices(args: argparse.Namespace) -> int:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from infra.cost.prices import (
         PRICE_DIR,
@@ -96,9 +104,10 @@ def _prices(args: argparse.Namespace) -> int:
         price_file,
     )
     from infra.cost.refresh import PRICING_REGION, refresh
+    from infra.ops.aws import Aws, describe, unusable_line
 
     configs = [load_environment(args.env)] if args.env else load_all(environment_files())
-    directory = Path(args.price_dir) if args.price_dir else PRICE_DIR
+    directory = usable_directory("--price-dir", args.price_dir) if args.price_dir else PRICE_DIR
     status = 0
     for region in sorted({c.region for c in configs}):
         try:
@@ -113,16 +122,13 @@ def _prices(args: argparse.Namespace) -> int:
                 instance_types.update(getattr(groups, tier).instance_types)
         cache_nodes = {(c.redis.engine, c.redis.node_type) for c in in_region}
         print(f"prices: asking the Price List API for {region} prices", file=sys.stderr)
-        client = boto3.client("pricing", region_name=PRICING_REGION)
+        client = Aws(PRICING_REGION).client("pricing")
         try:
             result = refresh(client, previous, instance_types, cache_nodes)
-        except NoCredentialsError:
-            print(
-                "prices: no AWS credentials; set AWS_PROFILE or run aws sso login", file=sys.stderr
-            )
-            return EXIT_BAD_INPUT
         except (BotoCoreError, ClientError) as exc:
-            print(f"prices: AWS refused: {exc}", file=sys.stderr)
+            print(
+                f"prices: {unusable_line(exc) or 'AWS refused: ' + describe(exc)}", file=sys.stderr
+            )
             return EXIT_BAD_INPUT
         for line in result.failed:
             print(f"prices: not refreshed: {line}", file=sys.stderr)
@@ -153,7 +159,8 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="write docs/estate/<env>.md, a Mermaid diagram of each environment",
         description="Draw each environment from its synthesized templates (zone, certificate,"
         " ALB, VPC with subnets per AZ and NAT, node groups, database host, Redis, buckets,"
-        " monitoring) into docs/estate/<env>.md. Exit codes: 0 written; 2 bad input.",
+        " monitoring) into docs/estate/<env>.md. Exit codes: 0 written; 2 bad input (config,"
+        " an --outdir or --docs-dir that is a file or not writable, a corrupt assembly).",
     )
     for command in (cost, diagram):
         command.add_argument("--env", help="one environment (default: all)")

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.cli import EXIT_BAD_INPUT
+from infra.config import CONFIG_DIR
 
 if TYPE_CHECKING:
     from infra.cli import _Parser
+    from infra.config import EnvironmentConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository: its working tree is what a deploy synthesizes and tags."""
@@ -21,12 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def _deploy(args: argparse.Namespace) -> int:
     # no CDK import here: the deploy synthesizes in a subprocess, and a missing credential
     # should be reported in a second
-    from infra.config import load_environment
+    from infra.cli.operations import environment_file
+    from infra.config import CONFIG_DIR, load_environment
     from infra.deploy.pipeline import DeployRequest, deploy
     from infra.naming import stack_name, stack_parts
     from infra.review.guard import AllowListError, parse_allow_list
 
-    cfg = load_environment(args.env)
+    config_file = environment_file(args.env, CONFIG_DIR)
+    cfg = load_environment(args.env, CONFIG_DIR)
     parts = stack_parts(cfg)
     unknown = [p for p in args.stack if p not in parts]
     if unknown:
@@ -44,6 +48,7 @@ def _deploy(args: argparse.Namespace) -> int:
     except AllowListError as exc:
         print(f"deploy: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    refuse_examples("deploy", cfg, config_file)  # arguments first, then the config's values
     chosen = [p for p in parts if p in args.stack] if args.stack else list(parts)
     request = DeployRequest(
         root=ROOT,
@@ -55,14 +60,32 @@ def _deploy(args: argparse.Namespace) -> int:
         require_approval=args.require_approval,
         allow_dirty=args.allow_dirty,
         report_dir=Path(args.report_dir),
+        account=cfg.account,
+        region=cfg.region,
     )
     return deploy(request)
 
 
+def refuse_examples(command: str, cfg: EnvironmentConfig, config_file: Path) -> None:
+    """Preflight's offline check: a committed example value (account, AMI, ranges, addresses)
+    is refused by name, one line each (exit 2)."""
+    from infra.ops.preflight import offline_problems
+    from infra.ops.report import UnusableError
+
+    problems = offline_problems(cfg, config_file)
+    if problems:
+        raise UnusableError("\n".join(f"{command}: {line}" for line in problems))
+
+
 def _deploy_target(args: argparse.Namespace) -> int:
+    from infra.cli.operations import environment_file
+    from infra.config import load_environment
     from infra.deploy.target import github_outputs
 
-    print(github_outputs(args.env), end="")
+    config_dir = Path(args.config_dir)
+    config_file = environment_file(args.env, config_dir)
+    refuse_examples("deploy-target", load_environment(args.env, config_dir), config_file)
+    print(github_outputs(args.env, config_dir), end="")
     return 0
 
 
@@ -73,7 +96,9 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     deploy = commands.add_parser(
         "deploy",
         help="guard, cdk deploy and tag one environment (make deploy ENV=<env>)",
-        description="Deploy one environment: check AWS credentials (offline), run the guard "
+        description="Deploy one environment: refuse the committed example values of the config "
+        "(preflight's offline check), check AWS credentials (offline, then STS: the config's "
+        "account), run the guard "
         "against the deployed/<env> tag (the last deployed commit), cdk deploy the checked "
         "assembly (cdk.out/deploy-<env>), then move deployed/<env> to HEAD.",
         epilog="exit codes:\n" + codes,
@@ -115,6 +140,10 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     target = commands.add_parser(
         "deploy-target",
         help="key=value facts of an environment's deploy job, for $GITHUB_OUTPUT",
+        description="Role ARN, region, URL of an environment's deploy job, derived from config. "
+        "Exit codes: 0 printed; 2 bad input (config, a committed example value such as the "
+        "example account, named one line each).",
     )
     target.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    target.add_argument("--config-dir", default=str(CONFIG_DIR), help="directory of <env>.yaml")
     target.set_defaults(run=_deploy_target)

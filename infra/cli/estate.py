@@ -8,10 +8,11 @@ SYNTH_COMMAND_FILES there.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.config import environment_files, load_all, load_environment, validate_files
+from infra.config import CONFIG_DIR, environment_files, load_all, load_environment, validate_files
 
 if TYPE_CHECKING:
     from infra.cli import _Parser
@@ -29,13 +30,24 @@ def _validate(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     # A bad config is refused in a second, before the CDK's imports (several seconds) run;
     # synth_estate loads it again through the same loader.
+    config_dir = Path(args.config_dir)
     if args.env:
-        load_environment(args.env)
+        load_environment(args.env, config_dir)
     else:
-        load_all(environment_files())
+        load_all(environment_files(config_dir))
+    from infra.cli import usable_directory
+    from infra.ops import progress
     from infra.synth import synth_estate
+    from infra.synth_errors import PREFIX, SynthInputError
 
-    print(synth_estate(env=args.env, outdir=args.outdir))
+    usable_directory("--outdir", args.outdir)
+    progress.step(f"synthesizing {args.env or 'every environment'} (CDK and cdk-nag)")
+    try:
+        print(synth_estate(env=args.env, outdir=args.outdir, config_dir=config_dir))
+    except SynthInputError as exc:
+        for line in exc.lines:
+            print(PREFIX + line, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -43,7 +55,15 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     validate = commands.add_parser("validate", help="validate environment config files")
     validate.add_argument("files", nargs="*", help="config files (default: config/*.yaml)")
     validate.set_defaults(run=_validate)
-    synth = commands.add_parser("synth", help="synthesize with all checks and print a summary")
+    synth = commands.add_parser(
+        "synth",
+        help="synthesize with all checks and print a summary",
+        description="Synthesize every environment (or --env) with cdk-nag on. Exit codes: 0 "
+        "synthesized; 2 bad input: a config error, or a value CDK, CloudFormation's validation "
+        "or cdk-nag refuses (one line each, naming the config file and section; "
+        "TWENTY_TRACEBACK=1 shows the traceback).",
+    )
     synth.add_argument("--env", help="one environment (default: all)")
     synth.add_argument("--outdir", default="cdk.out", help="cloud assembly directory")
+    synth.add_argument("--config-dir", default=str(CONFIG_DIR), help="directory of <env>.yaml")
     synth.set_defaults(run=_synth)

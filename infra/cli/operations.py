@@ -4,20 +4,66 @@ boto3 only, no CDK import; each prints a report of findings as a table or JSON."
 from __future__ import annotations
 
 import argparse
+import math
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.config import CONFIG_DIR, EnvironmentConfig, load_environment
+from infra.config import CONFIG_DIR, ConfigError, EnvironmentConfig, display_path, load_environment
 
 if TYPE_CHECKING:
     from infra.cli import _Parser
     from infra.ops.report import Report
 
 
+def environment_file(env: str, config_dir: Path, flag: str = "--config-dir") -> Path:
+    """`<config_dir>/<env>.yaml`, or one line naming the directory actually looked in."""
+    config_file = config_dir / f"{env}.yaml"
+    if not config_dir.is_dir():
+        what = "is not a directory" if config_dir.exists() else "does not exist"
+        raise ConfigError(
+            [f"{flag} {display_path(config_dir)}: {what}; name the directory of <env>.yaml"]
+        )
+    if not config_file.is_file():
+        known = ", ".join(sorted(p.stem for p in config_dir.glob("*.yaml"))) or "none"
+        raise ConfigError(
+            [f"{display_path(config_file)}: no such file; environments there: {known}"]
+        )
+    return config_file
+
+
 def _environment(args: argparse.Namespace) -> tuple[EnvironmentConfig, Path]:
     config_dir = Path(args.config_dir)
-    return load_environment(args.env, config_dir), config_dir / f"{args.env}.yaml"
+    config_file = environment_file(args.env, config_dir)
+    return load_environment(args.env, config_dir), config_file
+
+
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 0 or more seconds")
+    return value
+
+
+def base_url(text: str) -> str:
+    """argparse type: an http(s) URL with a host and no query, e.g. https://crm.example.org."""
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an http(s) URL with a host, e.g. https://crm.example.org"
+        )
+    if parsed.query or parsed.fragment:
+        raise argparse.ArgumentTypeError(f"{text!r}: no query or fragment (/healthz is added)")
+    try:
+        parsed.port  # noqa: B018  (raises ValueError on a port outside 0-65535)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port is not 0-65535") from None
+    return text
 
 
 def _print_report(report: Report, as_json: bool) -> int:
@@ -98,8 +144,10 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     verify.add_argument(
         "--wait-seconds",
-        type=float,
+        type=seconds,
         default=300.0,
         help="bound on drift detection and on the pgBackRest Run Command, each (default 300)",
     )
-    verify.add_argument("--base-url", help="where /healthz is asked (default https://<domain>)")
+    verify.add_argument(
+        "--base-url", type=base_url, help="where /healthz is asked (default https://<domain>)"
+    )

@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
 
 def _progress(line: str) -> None:
-    """One line per step of a long command, on stderr (stdout carries the report)."""
-    print(f"diff: {line}", file=sys.stderr, flush=True)
+    """One line per step of a long command, on stderr (stdout carries the report); the step
+    is also what infra/ops/progress.py repeats while it lasts."""
+    from infra.ops import progress
+
+    progress.step(line)
+    progress.say(f"diff: {line}")
 
 
 DIFF_EXIT_CODES = """exit codes:
@@ -26,7 +30,9 @@ DIFF_EXIT_CODES = """exit codes:
   2  bad input: unknown environment, bad git ref, a base that predates
      `python -m infra synth --outdir`, a malformed allowance, a synth that fails
   3  blocked by the guard: a stateful resource would be replaced (directly or through a
-     reference chain), destroyed or orphaned; name each in ALLOW_DESTRUCTIVE if intended
+     reference chain), destroyed, orphaned or lose its Retain deletion/update-replace
+     policy (name each in ALLOW_DESTRUCTIVE if intended), or a change AWS rejects without
+     replacement (update will fail, e.g. a KMS key's MultiRegion: revert it)
 
 The report goes to stdout and cdk.out/diff-<env>.md; progress, one line per step, to stderr.
 See docs/reviewing.md."""
@@ -44,12 +50,21 @@ def _diff(args: argparse.Namespace) -> int:
         allowed = parse_allow_list([os.environ.get("ALLOW_DESTRUCTIVE"), *args.allow_destructive])
         if args.base_env:
             result = diff_environments(
-                root=ROOT, env=args.env, base_env=args.base_env, progress=_progress
+                root=ROOT,
+                env=args.env,
+                base_env=args.base_env,
+                progress=_progress,
+                report_dir=Path(args.report_dir),
             )
             suffix = f"-from-{args.base_env}"
         else:
             result = diff_against_ref(
-                root=ROOT, env=args.env, base=args.base, allowed=allowed, progress=_progress
+                root=ROOT,
+                env=args.env,
+                base=args.base,
+                allowed=allowed,
+                progress=_progress,
+                report_dir=Path(args.report_dir),
             )
             suffix = ""
     except (UsageError, AllowListError, CheckoutError, DiffToolError) as exc:
@@ -68,8 +83,8 @@ def _diff(args: argparse.Namespace) -> int:
     if result.blocked:
         listed = ", ".join(f.describe() for f in result.blocked)
         print(
-            f"diff: BLOCKED, stateful resources replaced/destroyed/orphaned: {listed}; "
-            "name each in ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... if intended",
+            f"diff: BLOCKED: {listed}; name each stateful one in "
+            "ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... if intended",
             file=sys.stderr,
         )
     return result.exit_code

@@ -1,6 +1,10 @@
 """The deploy of one environment, step by step, each step a progress line.
 
+0. (the CLI, before this module) preflight's offline check: the committed example values of
+   the config (infra/ops/placeholders.py) are refused by name.
 1. credentials: resolved offline (infra/deploy/credentials.py); none, and nothing else runs.
+   Then STS says whose they are (with the shared timeouts of infra/ops/aws.py): another
+   account, or an endpoint that does not answer, stops here in seconds, not in cdk deploy.
 2. guard: the working tree's assembly against the `deployed/<env>` commit, with the reviewers'
    diff (infra/review/); a stateful replacement not named in ALLOW_DESTRUCTIVE stops here.
 3. cdk deploy of exactly that assembly: every stack of the environment (or the `--stack` parts),
@@ -31,6 +35,8 @@ from infra.deploy.tags import (
     tag_name,
     uncommitted,
 )
+from infra.ops import progress
+from infra.ops.report import UnusableError
 from infra.review.checkout import CheckoutError
 from infra.review.command import Outcome, UsageError, diff_for_deploy, write_reports
 from infra.review.templates import DiffToolError
@@ -38,16 +44,20 @@ from infra.review.templates import DiffToolError
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2  # unknown environment or part, bad ALLOW_DESTRUCTIVE, dirty tree, failed synth
 EXIT_BLOCKED = 3  # the guard stopped a stateful replacement: nothing deployed
-EXIT_NO_CREDENTIALS = 4  # no AWS credentials: nothing synthesized, nothing deployed
+# No usable AWS credentials (none, refused, another account, unreachable endpoint): nothing
+# synthesized, nothing deployed. The same code as every other command's (infra/ops/report.py).
+EXIT_NO_CREDENTIALS = EXIT_BAD_INPUT
 EXIT_DEPLOY_FAILED = 5  # cdk deploy failed: some stacks may have changed, the tag did not move
 EXIT_TAG_FAILED = 6  # deployed, but deployed/<env> could not be moved
 
 EXIT_CODES = {
     EXIT_OK: "deployed (and deployed/<env> moved to HEAD unless --stack or --allow-dirty)",
-    EXIT_BAD_INPUT: "bad input: unknown environment or --stack part, malformed "
-    "ALLOW_DESTRUCTIVE, uncommitted changes, a base or synth that fails",
-    EXIT_BLOCKED: "the guard blocked a stateful replacement; nothing was deployed",
-    EXIT_NO_CREDENTIALS: "no AWS credentials; nothing was run",
+    EXIT_BAD_INPUT: "bad input: unknown environment or --stack part, a committed example value "
+    "in the config (preflight's offline check), malformed ALLOW_DESTRUCTIVE, uncommitted "
+    "changes, a base or synth that fails; or no usable AWS credentials (none, refused, of "
+    "another account, endpoint unreachable): nothing was run",
+    EXIT_BLOCKED: "the guard blocked a stateful replacement, a lost retain policy or an update "
+    "AWS rejects; nothing was deployed",
     EXIT_DEPLOY_FAILED: "cdk deploy failed; deployed/<env> did not move",
     EXIT_TAG_FAILED: "deployed, but deployed/<env> could not be moved",
 }
@@ -70,6 +80,8 @@ class DeployRequest:
     require_approval: str = "broadening"
     allow_dirty: bool = False
     report_dir: Path = field(default_factory=lambda: Path("cdk.out"))
+    account: str | None = None  # the config's account: the credentials' must be it (STS)
+    region: str | None = None
 
     @property
     def assembly(self) -> Path:
@@ -109,7 +121,22 @@ def guard_diff(request: DeployRequest, commit: str | None) -> Outcome:
         commit=commit,
         allowed=request.allowed,
         head_out=request.assembly,
+        progress=_guard_progress,
+        report_dir=request.report_dir,
     )
+
+
+def _guard_progress(line: str) -> None:
+    progress.step(line)
+    _say("      " + line)
+
+
+def caller_account(region: str) -> str:
+    """The account of the credentials, from STS with the shared timeouts (infra/ops/aws.py);
+    `UnusableError` with one line without credentials or an endpoint that does not answer."""
+    from infra.ops.aws import Aws
+
+    return Aws(region).account()
 
 
 def run_command(args: Sequence[str]) -> int:
@@ -121,11 +148,11 @@ def run_command(args: Sequence[str]) -> int:
 
 
 def _say(line: str) -> None:
-    print(f"deploy: {line}", flush=True)
+    progress.say(f"deploy: {line}", sys.stdout)
 
 
 def _fail(line: str) -> None:
-    print(f"deploy: {line}", file=sys.stderr, flush=True)
+    progress.say(f"deploy: {line}", sys.stderr)
 
 
 def deploy(
@@ -136,6 +163,7 @@ def deploy(
     run: Runner = run_command,
     say: Callable[[str], None] = _say,
     fail: Callable[[str], None] = _fail,
+    account: Callable[[str], str] = caller_account,
 ) -> int:
     """Deploy `request.env`; the exit code is one of EXIT_CODES."""
     env, tag = request.env, tag_name(request.env)
@@ -151,6 +179,20 @@ def deploy(
             "AWS_PROFILE=<p>) and run again; nothing was deployed"
         )
         return EXIT_NO_CREDENTIALS
+    if request.account is not None and request.region is not None:
+        progress.step("asking STS for the credentials' account")
+        try:
+            actual = account(request.region)
+        except UnusableError as exc:
+            fail(f"{exc}; nothing was deployed")
+            return EXIT_NO_CREDENTIALS
+        if actual != request.account:
+            fail(
+                f"the credentials ({source}) are for account {actual}, config/{env}.yaml names "
+                f"{request.account}; use credentials of {request.account}; nothing was deployed"
+            )
+            return EXIT_NO_CREDENTIALS
+        source = f"{source}, account {actual}"
     say(f"[1/4] credentials: {source}")
 
     try:
@@ -171,6 +213,7 @@ def deploy(
         say(f"[2/4] guard: no tag {tag}: first deploy of {env}, every stack is new; synthesizing")
     else:
         say(f"[2/4] guard: {tag} ({base[:12]}) → working tree ({head[:12]}); synthesizing both")
+    progress.step("synthesizing and diffing for the guard")
     try:
         outcome = diff(request, base)
     except (UsageError, CheckoutError, DiffToolError) as exc:
@@ -193,6 +236,7 @@ def deploy(
         f"[3/4] cdk deploy: {len(request.stack_names)} stack(s) of {env}, concurrency "
         f"{request.concurrency}, require-approval {request.require_approval}"
     )
+    progress.step("running cdk deploy", streams=True)  # its events stream through
     code = run(request.cdk_command())
     if code != 0:
         fail(f"cdk deploy failed (exit {code}); {tag} stays at {base[:12] if base else 'none'}")

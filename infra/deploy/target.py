@@ -6,16 +6,19 @@ The workflow holds no account id, role ARN, region or domain of its own: its dep
 
 from __future__ import annotations
 
-from infra.config import ConfigError, load_environment
+from pathlib import Path
+
+from infra.config import CONFIG_DIR, ConfigError, load_environment
 from infra.naming import deploy_role_arn
 
 # Twenty's liveness route, served by the server on port 3000 behind the ALB (docs/architecture.md).
 HEALTH_PATH = "/healthz"
 
 
-def github_outputs(env: str) -> str:
-    """`key=value` lines for $GITHUB_OUTPUT; ConfigError if the environment has no cicd."""
-    cfg = load_environment(env)
+def github_outputs(env: str, config_dir: Path = CONFIG_DIR) -> str:
+    """`key=value` lines for $GITHUB_OUTPUT; ConfigError if the environment has no cicd.
+    The CLI refuses committed example values first (`deploy-target`)."""
+    cfg = load_environment(env, config_dir)
     if cfg.cicd is None or cfg.github_environment is None:
         raise ConfigError(
             [

@@ -1,4 +1,11 @@
-"""boto3 sessions for the operations commands, and what their errors mean to the user.
+"""boto3 sessions for every command that talks to AWS, and what their errors mean to the user.
+
+This is the ONE place where AWS clients are made (`Aws`): every client has the same bounded
+connect and read timeouts and retries (`Timeouts`), and announces each call to
+`infra.ops.progress`, so a command against an endpoint that accepts connections but never
+answers prints a progress line at least every ~10 s and ends, with one line, after at most
+`attempts x (connect + read)` seconds per call. Tests shorten the bounds with the variables
+`TWENTY_AWS_CONNECT_TIMEOUT`, `TWENTY_AWS_READ_TIMEOUT` and `TWENTY_AWS_MAX_ATTEMPTS`.
 
 boto3 itself honours `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`), `AWS_PROFILE` and
 the rest of the standard configuration, so nothing here reads them. Errors split in two:
@@ -8,7 +15,9 @@ inside a check becomes that check's finding, naming the API call and AWS's messa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -17,20 +26,66 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
-    ReadTimeoutError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from infra.ops import progress
 from infra.ops.report import Finding, UnusableError
 
-# Bounded: a command never hangs on an unreachable endpoint.
-_CLIENT_CONFIG = Config(
-    connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
-)
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Bounds of every AWS call: seconds to connect, seconds to wait for an answer, and how
+    many attempts in all (botocore's `standard` retry mode, with its backoff)."""
+
+    connect: float = 5.0
+    read: float = 20.0
+    attempts: int = 3
+
+    VARIABLES = {
+        "connect": "TWENTY_AWS_CONNECT_TIMEOUT",
+        "read": "TWENTY_AWS_READ_TIMEOUT",
+        "attempts": "TWENTY_AWS_MAX_ATTEMPTS",
+    }
+
+    @classmethod
+    def from_environment(cls) -> Timeouts:
+        """The defaults, or the TWENTY_AWS_* variables; a bad value is `UnusableError`."""
+        values: dict[str, Any] = {}
+        for field_name, variable in cls.VARIABLES.items():
+            raw = os.environ.get(variable)
+            if raw is None or raw == "":
+                continue
+            try:
+                value = int(raw) if field_name == "attempts" else float(raw)
+            except ValueError:
+                value = 0
+            if not value > 0 or value != value or value == float("inf"):
+                raise UnusableError(
+                    f"{variable}={raw!r}: expected a positive finite number; unset it for the "
+                    "defaults"
+                )
+            values[field_name] = value
+        return cls(**values)
+
+    def botocore(self) -> Config:
+        return Config(
+            connect_timeout=self.connect,
+            read_timeout=self.read,
+            retries={"max_attempts": self.attempts, "mode": "standard"},
+        )
+
+
+def _announce(model: Any = None, **_: Any) -> None:
+    """botocore `before-call` hook: the call becomes the command's current step."""
+    service = getattr(getattr(model, "service_model", None), "service_name", "aws")
+    progress.step(f"waiting for AWS {service} {getattr(model, 'name', '')}".rstrip())
+
+
 # Error codes that mean "these credentials are not valid", whatever the service.
 _CREDENTIAL_CODES = frozenset(
     {
@@ -55,16 +110,21 @@ class Aws:
     returns the same object on every call.
     """
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, timeouts: Timeouts | None = None) -> None:
         try:
             self.session = boto3.session.Session(region_name=region)
         except ProfileNotFound as exc:
             raise UnusableError(f"{exc}; check AWS_PROFILE") from None
         self.region = region
+        self.timeouts = timeouts or Timeouts.from_environment()
+        self.session.events.register("before-call", _announce)
         self._client = cache(self._new_client)
 
     def _new_client(self, service: str) -> Any:
-        return self.session.client(service, config=_CLIENT_CONFIG)
+        try:
+            return self.session.client(service, config=self.timeouts.botocore())
+        except (BotoCoreError, ValueError) as exc:  # e.g. a malformed AWS_ENDPOINT_URL
+            raise UnusableError(f"cannot create the AWS {service} client: {exc}") from None
 
     def client(self, service: str) -> Any:
         return self._client(service)
@@ -81,8 +141,11 @@ def unusable_line(exc: BaseException) -> str | None:
     """The one line for an error that makes every check meaningless, else None."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return NO_CREDENTIALS
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
-        return f"cannot reach AWS ({exc}); check the network, or AWS_ENDPOINT_URL if it is set"
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return (
+            f"cannot reach AWS ({exc}); check the network, or AWS_ENDPOINT_URL if it is set "
+            "(each call is bounded: TWENTY_AWS_CONNECT_TIMEOUT/READ_TIMEOUT/MAX_ATTEMPTS)"
+        )
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code in _CREDENTIAL_CODES:
@@ -105,6 +168,7 @@ def run_checks(checks: Sequence[tuple[str, Check]]) -> list[Finding]:
     """Run each check in order; an AWS error inside one becomes that check's finding."""
     findings: list[Finding] = []
     for name, check in checks:
+        progress.step(f"checking {name}")
         try:
             findings.extend(check())
         except (BotoCoreError, ClientError) as exc:

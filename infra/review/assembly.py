@@ -12,16 +12,44 @@ STACK_ARTIFACT = "aws:cloudformation:stack"
 NESTED_ASSEMBLY = "cdk:cloud-assembly"
 
 
+class AssemblyError(ValueError):
+    """A cloud assembly that cannot be read (truncated, hand-edited, half-written); one line."""
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise AssemblyError(
+            f"{path}: not a readable cloud assembly file ({reason}); synthesize again "
+            "(`python -m infra synth`, or pass --synth)"
+        ) from None
+
+
+def _artifacts(directory: Path) -> list[tuple[str, dict[str, Any]]]:
+    manifest = _json(directory / "manifest.json")
+    artifacts = manifest.get("artifacts", {}) if isinstance(manifest, dict) else None
+    if not isinstance(artifacts, dict) or not all(isinstance(a, dict) for a in artifacts.values()):
+        raise AssemblyError(
+            f"{directory / 'manifest.json'}: not a cloud assembly manifest (no artifacts "
+            "object); synthesize again (`python -m infra synth`, or pass --synth)"
+        )
+    return [(str(k), v) for k, v in artifacts.items()]
+
+
 def _stacks(directory: Path) -> dict[str, Template]:
-    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text())
     stacks: dict[str, Template] = {}
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        props = artifact.get("properties", {})
+    for artifact_id, artifact in _artifacts(directory):
+        props = artifact.get("properties") or {}
         if artifact.get("type") == STACK_ARTIFACT:
             name = props.get("stackName", artifact_id)
-            stacks[name] = json.loads((directory / props["templateFile"]).read_text())
+            template = _json(directory / str(props.get("templateFile", f"{name}.template.json")))
+            if not isinstance(template, dict):
+                raise AssemblyError(f"{directory}: the template of {name} is not an object")
+            stacks[name] = template
         elif artifact.get("type") == NESTED_ASSEMBLY:
-            stacks.update(_stacks(directory / props["directoryName"]))
+            stacks.update(_stacks(directory / str(props.get("directoryName", ""))))
     return stacks
 
 
@@ -33,17 +61,16 @@ def regions_by_environment(assembly: Path | None) -> dict[str, str]:
 
 
 def _regions(directory: Path) -> dict[str, str]:
-    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text())
     regions: dict[str, str] = {}
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        props = artifact.get("properties", {})
+    for artifact_id, artifact in _artifacts(directory):
+        props = artifact.get("properties") or {}
         if artifact.get("type") == STACK_ARTIFACT:
             env = environment_of(props.get("stackName", artifact_id))
             region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
             if env is not None and region and not region.startswith("unknown"):
                 regions[env] = region
         elif artifact.get("type") == NESTED_ASSEMBLY:
-            regions.update(_regions(directory / props["directoryName"]))
+            regions.update(_regions(directory / str(props.get("directoryName", ""))))
     return regions
 
 

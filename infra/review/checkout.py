@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -112,9 +113,42 @@ def quiet(_: str) -> None:
     """A progress callback that says nothing."""
 
 
-def synthesize(jobs: list[SynthJob], progress: Progress = quiet) -> None:
+SYNTH_LINE = "synth: "  # infra/synth_errors.py PREFIX: the synth's own one-line reasons
+REPORT_FILE = "validation-report.json"  # CDK's validation report, in the synth's outdir
+
+
+def _kept_report(job: SynthJob, line: str, keep_dir: Path | None) -> str:
+    """`line` with a report path inside the job's (temporary) outdir pointing at a copy in
+    `keep_dir` instead, so the path the message names still exists after the diff."""
+    if keep_dir is None:
+        return line
+    report = job.outdir / REPORT_FILE
+    shown = {str(report), os.path.relpath(report)}
+    if not report.is_file() or not any(path in line for path in shown):
+        return line
+    keep_dir.mkdir(parents=True, exist_ok=True)
+    slug = "".join(c if c.isalnum() else "-" for c in job.label).strip("-")
+    kept = keep_dir / f"{REPORT_FILE.removesuffix('.json')}-{slug}.json"
+    shutil.copyfile(report, kept)
+    for path in sorted(shown, key=len, reverse=True):
+        line = line.replace(path, str(kept))
+    return line
+
+
+def failure_lines(job: SynthJob, err: str, keep_dir: Path | None) -> list[str]:
+    """The synth's own reasons (`synth: ...` lines), else its last three lines."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    own = [line.removeprefix(SYNTH_LINE) for line in lines if line.startswith(SYNTH_LINE)]
+    chosen = own or lines[-3:]
+    return [_kept_report(job, line, keep_dir) for line in chosen]
+
+
+def synthesize(
+    jobs: list[SynthJob], progress: Progress = quiet, keep_dir: Path | None = None
+) -> None:
     """Run the synths in parallel, saying when each starts and ends; CheckoutError with the
-    first failure's last lines."""
+    failures' reasons. A validation report a failure names is copied into `keep_dir` (the
+    diff's report directory): the synths' own directories may be temporary."""
     for job in jobs:
         progress(f"synthesizing {job.label} ({job.env or 'every environment'})")
     started = time.monotonic()
@@ -126,10 +160,10 @@ def synthesize(jobs: list[SynthJob], progress: Progress = quiet) -> None:
         outcome = "done" if proc.returncode == 0 else "FAILED"
         progress(f"synth of {job.label} {outcome} after {elapsed:.0f} s")
         if proc.returncode != 0:
-            lines = [line for line in err.splitlines() if line.strip()]
+            lines = failure_lines(job, err, keep_dir)
             failures.append(
                 f"synth of {job.label} failed (exit {proc.returncode}): "
-                + (" | ".join(lines[-3:]) if lines else "no output")
+                + (" | ".join(lines) if lines else "no output")
             )
     if failures:
         raise CheckoutError("; ".join(failures))

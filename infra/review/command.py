@@ -121,7 +121,9 @@ def environment_report(
         )
         for name in sorted(pairs)
     ]
-    found = [f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed)]
+    found = [
+        f for s in stacks for f in findings(env, s.name, s.diff.resources, allowed, pairs[s.name])
+    ]
     old_k8s, new_k8s = old_k8s or {}, new_k8s or {}
     return EnvironmentReport(
         env=env,
@@ -147,9 +149,11 @@ def diff_against_ref(
     base: str | None,
     allowed: frozenset[str],
     progress: Progress = quiet,
+    report_dir: Path | None = None,
 ) -> Outcome:
     """Diff the working tree at `root` against git ref `base` (default origin/main or main);
-    `progress` hears one line per step (the CLI prints them on stderr)."""
+    `progress` hears one line per step (the CLI prints them on stderr); a failing synth's
+    validation report is kept in `report_dir`."""
     ref = base or default_base(root)
     commit = resolve(root, ref)
     return _diff(
@@ -160,6 +164,7 @@ def diff_against_ref(
         allowed=allowed,
         head_out=None,
         progress=progress,
+        report_dir=report_dir,
     )
 
 
@@ -172,6 +177,7 @@ def diff_for_deploy(
     allowed: frozenset[str],
     head_out: Path,
     progress: Progress = quiet,
+    report_dir: Path | None = None,
 ) -> Outcome:
     """What deploying the working tree of one environment does to what is deployed.
 
@@ -186,6 +192,7 @@ def diff_for_deploy(
         allowed=allowed,
         head_out=head_out,
         progress=progress,
+        report_dir=report_dir,
     )
 
 
@@ -198,6 +205,7 @@ def _diff(
     allowed: frozenset[str],
     head_out: Path | None,
     progress: Progress,
+    report_dir: Path | None = None,
 ) -> Outcome:
     if commit is not None:
         check_synth_command(root, commit, ref)
@@ -219,7 +227,7 @@ def _diff(
             jobs.append(SynthJob(f"base {ref}", source, base_out, one))
         if one is None or one in head_envs:
             jobs.append(SynthJob("working tree", root, head, one))
-        synthesize(jobs, progress)
+        synthesize(jobs, progress, keep_dir=report_dir)
         progress("comparing templates, judging replacements, following references")
         reports = compare(envs, base_out if commit is not None else None, head, allowed)
     if commit is None:

@@ -26,7 +26,9 @@ from infra.review.replacement import (
     Effect,
     Path,
     changed_paths,
+    custom_name_rule,
     is_vpc_bound,
+    keeps_custom_name,
     names,
     property_effect,
 )
@@ -53,6 +55,7 @@ _ENGINE_EFFECT = {
     "MAY_REPLACE": Effect.MAY_REPLACE,
 }
 _MAX_ROUNDS = 100
+_REPLACING = frozenset({IMPACT_OF_EFFECT[Effect.REPLACE], IMPACT_OF_EFFECT[Effect.MAY_REPLACE]})
 
 
 @dataclass(frozen=True)
@@ -82,18 +85,23 @@ class _Resource:
     text: dict[str, Effect] = field(default_factory=dict)  # top-level property -> effect
     other: Effect | None = None  # Metadata, DependsOn, policies: an update
     via: dict[tuple[Path, Link], tuple[Effect, Source]] = field(default_factory=dict)
+    named: bool = False  # keeps an explicit name its type cannot be replaced under
 
     @property
     def effect(self) -> Effect | None:
         effects = [*self.text.values(), *(e for e, _ in self.via.values())]
         if self.other is not None:
             effects.append(self.other)
-        return max(effects) if effects else None
+        strongest = max(effects) if effects else None
+        if strongest is not None and strongest.replaces and self.named:
+            return Effect.FAIL  # CloudFormation cannot replace a custom-named resource
+        return strongest
 
     @property
     def replaced(self) -> bool:
         effect = self.effect
-        return effect is not None and effect >= Effect.MAY_REPLACE
+        # A change that fails replaces nothing: the stack rolls back, readers keep their value.
+        return effect is not None and effect.replaces
 
     def source(self) -> Source:
         """This resource's change as seen by whoever reads it."""
@@ -144,8 +152,9 @@ class _Environment:
         return props
 
     def _judge_text(self, stack: str, row: ResourceChange) -> None:
-        judged = _Resource(stack, row.logical_id, row.resource_type, row)
         old, new = self._props(stack, row.logical_id, 0), self._props(stack, row.logical_id, 1)
+        named = keeps_custom_name(row.resource_type, old, new)
+        judged = _Resource(stack, row.logical_id, row.resource_type, row, named=named)
         for prop in row.properties:
             paths = changed_paths(old.get(prop.name), new.get(prop.name), (prop.name,))
             if not paths:
@@ -168,7 +177,11 @@ class _Environment:
         after = ((new or {}).get("Resources") or {}).get(logical_id)
         if not before or not after or before.get("Type") != after.get("Type"):
             return None
-        judged = _Resource(stack, logical_id, after.get("Type", ""), None)
+        resource_type = after.get("Type", "")
+        named = keeps_custom_name(
+            resource_type, before.get("Properties") or {}, after.get("Properties") or {}
+        )
+        judged = _Resource(stack, logical_id, resource_type, None, named=named)
         self.resources[(stack, logical_id)] = judged
         return judged
 
@@ -279,6 +292,13 @@ class _Environment:
             text = self.render(source.chain)
             if text not in chains:
                 chains.append(text)
+        if effect is Effect.FAIL and judged.named:
+            rule = custom_name_rule(judged.resource_type)
+            if rule is not None:
+                replacing = ", ".join(p.describe() for p in props if p.impact in _REPLACING)
+                props.append(
+                    PropertyChange(rule.path[0], IMPACT_OF_EFFECT[effect], f"replaced: {replacing}")
+                )
         base = judged.row
         return ResourceChange(
             logical_id=judged.logical_id,

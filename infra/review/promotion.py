@@ -107,9 +107,15 @@ def _count_key(logical_id: str, resource_type: str) -> str:
 
 
 def diff_environments(
-    *, root: Path, env: str, base_env: str, progress: Progress = quiet
+    *,
+    root: Path,
+    env: str,
+    base_env: str,
+    progress: Progress = quiet,
+    report_dir: Path | None = None,
 ) -> Outcome:
-    """Compare environment `base_env` with `env`, both from the working tree at `root`."""
+    """Compare environment `base_env` with `env`, both from the working tree at `root`; a
+    failing synth's validation report is kept in `report_dir`."""
     config_dir = root / "config"
     for name in (env, base_env):
         if name == "all" or not (config_dir / f"{name}.yaml").exists():
@@ -120,7 +126,7 @@ def diff_environments(
     with tempfile.TemporaryDirectory(prefix="twenty-promote-") as tmp:
         outs = {name: Path(tmp) / name for name in (base_env, env)}
         jobs = [SynthJob(f"environment {n}", root, out, n) for n, out in outs.items()]
-        synthesize(jobs, progress)
+        synthesize(jobs, progress, keep_dir=report_dir)
         old = stacks_by_environment(outs[base_env]).get(base_env, {})
         new = stacks_by_environment(outs[env]).get(env, {})
     old_parts = {part_of(n): _normalized(t, base_cfg) for n, t in old.items()}

@@ -1,5 +1,5 @@
 """What CloudFormation does when one property of a resource changes: update, update with a
-stop/start, or replacement.
+stop/start, replacement, or a failed update.
 
 The rules come from AWS's own CloudFormation resource provider schemas, which cfn-lint ships in
 its package data (`createOnlyProperties`: a change creates a new physical resource;
@@ -7,6 +7,13 @@ its package data (`createOnlyProperties`: a change creates a new physical resour
 itself; what happens depends on the resource, so the estate's known context decides it here
 (`CONTEXT`), with the AWS reference's "Update requires" line as the source. A conditional
 property without a context rule stays "may be replaced", which the guard treats as a replacement.
+
+Some properties can neither change in place nor replace the resource: AWS rejects the update
+and the stack rolls back (`UPDATE_FAILS`, e.g. a KMS key's `MultiRegion`). Their resource
+schemas list them as updatable; the property's own description in the same schema says the
+update request fails, and each rule quotes that sentence as its source. Likewise a resource
+given an explicit name that keeps it cannot be replaced (`custom_name_rule`: the name
+property's description says so); impact.py turns such a replacement into a failed update.
 
 Two things the schemas cannot say are added as context too:
 - an EBS volume cannot move between availability zones or change its encryption in place
@@ -20,7 +27,9 @@ Two things the schemas cannot say are added as context too:
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -37,6 +46,12 @@ class Effect(enum.IntEnum):
     INTERRUPT = 2  # updated in place, with a stop/start (EBS-backed EC2 instance)
     MAY_REPLACE = 3
     REPLACE = 4
+    FAIL = 5  # AWS rejects the change: the stack update fails and rolls back
+
+    @property
+    def replaces(self) -> bool:
+        """A new physical resource (certainly or possibly): its id and attributes change."""
+        return self in (Effect.MAY_REPLACE, Effect.REPLACE)
 
     @property
     def kind(self) -> str:
@@ -48,7 +63,101 @@ _KINDS = {
     Effect.INTERRUPT: "updated, with interruption (stop/start)",
     Effect.MAY_REPLACE: "may be replaced",
     Effect.REPLACE: "replaced",
+    Effect.FAIL: "update will fail",
 }
+
+
+@dataclass(frozen=True)
+class FailRule:
+    """A property whose change AWS rejects without replacing the resource.
+
+    `evidence` is a sentence of the property's description in AWS's resource provider schema
+    (the pinned cfn-lint ships it); tests/test_update_fails.py checks it is still there, so a
+    rule cannot outlive its source.
+    """
+
+    resource_type: str
+    path: Path
+    evidence: str
+
+    @property
+    def source(self) -> str:
+        return f"resource schema of {self.resource_type}, {'.'.join(self.path)}: {self.evidence!r}"
+
+
+# The update request fails, whatever the UpdateReplacePolicy: a KMS key is never replaced by
+# CloudFormation because of these, the deploy stops and rolls back instead.
+UPDATE_FAILS: tuple[FailRule, ...] = (
+    FailRule(
+        "AWS::KMS::Key",
+        ("MultiRegion",),
+        "If you change the value of the ``MultiRegion`` property on an existing KMS key, the "
+        "update request fails",
+    ),
+    FailRule(
+        "AWS::KMS::Key",
+        ("KeySpec",),
+        "If you change the value of the ``KeySpec`` property on an existing KMS key, the update "
+        "request fails",
+    ),
+    FailRule(
+        "AWS::KMS::Key",
+        ("KeyUsage",),
+        "If you change the value of the ``KeyUsage`` property on an existing KMS key, the update "
+        "request fails",
+    ),
+    FailRule(
+        "AWS::KMS::Key",
+        ("Origin",),
+        "You cannot change the origin after you create the KMS key.",
+    ),
+)
+
+
+def fail_rule(resource_type: str, path: Path) -> FailRule | None:
+    """The rule that makes a change at `path` fail, if there is one."""
+    plain = names(path)
+    for rule in UPDATE_FAILS:
+        if rule.resource_type == resource_type and _overlaps(rule.path, plain):
+            return rule
+    return None
+
+
+_CUSTOM_NAME = re.compile(
+    r"[^.]*(?:can't|cannot|can not) perform updates that require replacement of this resource\.?",
+    re.I,
+)
+
+
+@cache
+def custom_name_rule(resource_type: str) -> FailRule | None:
+    """The property naming the resource, when its schema description says that a resource
+    given a name cannot be replaced ("If you specify a name, you cannot perform updates that
+    require replacement of this resource"): CloudFormation would create the new one under the
+    same name first, so the update fails. Read from the schema, so every such type is covered."""
+    from cfnlint.schema.manager import PROVIDER_SCHEMA_MANAGER
+
+    try:
+        schema: dict[str, Any] = PROVIDER_SCHEMA_MANAGER.get_resource_schema(
+            SCHEMA_REGION, resource_type
+        ).schema
+    except Exception:  # cfn-lint's ResourceNotFoundError for custom and unknown types
+        return None
+    for name, prop in (schema.get("properties") or {}).items():
+        found = _CUSTOM_NAME.search(" ".join(str(prop.get("description", "")).split()))
+        if found:
+            return FailRule(resource_type, (name,), found.group(0).strip())
+    return None
+
+
+def keeps_custom_name(resource_type: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Both sides give the resource the same explicit name: a replacement would fail."""
+    rule = custom_name_rule(resource_type)
+    if rule is None:
+        return False
+    (name,) = rule.path
+    return name in new and old.get(name) == new.get(name)
+
 
 # Known context, per type: the most specific matching path wins. Sources: the "Update requires"
 # line of each property in the AWS CloudFormation template reference.
@@ -155,6 +264,9 @@ def property_effect(resource_type: str, path: Path) -> tuple[Effect, str] | None
     so; None for a type no schema describes (custom resources): the caller falls back to the
     diff engine's own verdict."""
     plain = names(path)
+    failing = fail_rule(resource_type, plain)
+    if failing is not None:
+        return Effect.FAIL, failing.source
     known = _context(resource_type, plain)
     if known is not None:
         return known, "known context"

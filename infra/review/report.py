@@ -86,14 +86,16 @@ class EnvironmentReport:
             f"{kinds['destroyed']} destroyed",
             f"{kinds['orphaned']} orphaned",
         ]
+        if kinds[Effect.FAIL.kind]:
+            parts.append(f"{kinds[Effect.FAIL.kind]} update(s) will fail")
         if not self.manifests_present:
             manifests = "no rendered manifests"
         else:
             manifests = "manifests changed" if self.manifest_diff else "manifests unchanged"
         if self.blocked:
-            guard = f"guard: BLOCKED, {len(self.blocked)} stateful resource(s)"
+            guard = f"guard: BLOCKED, {len(self.blocked)} resource(s)"
         elif self.findings:
-            guard = f"guard: {len(self.findings)} stateful resource(s) allowed"
+            guard = f"guard: {len(self.findings)} resource(s) allowed"
         else:
             guard = "guard: clear"
         cost = f"; {self.cost.line()}" if self.cost else ""
@@ -112,7 +114,7 @@ def _stack_section(env: EnvironmentReport, stack: StackReport) -> list[str]:
     rows = []
     for change in stack.diff.resources:
         verdict = _stateful_cell(stack.name, change.logical_id, env.findings)
-        kind = f"**{change.kind}**" if change.loses_resource else change.kind
+        kind = f"**{change.kind}**" if change.loses_resource or change.fails else change.kind
         if change.stateful and not verdict:
             verdict = "yes"
         rows.append([kind, change.logical_id, change.resource_type, change.cause, verdict])
@@ -200,13 +202,27 @@ def guard_lines(envs: Sequence[EnvironmentReport]) -> list[str]:
     blocked = [f for env in envs for f in env.blocked]
     allowed = [f for env in envs for f in env.findings if f.allowed]
     lines = []
-    if blocked:
+    failing = [f for f in blocked if f.change.fails]
+    destructive = [f for f in blocked if not f.change.fails]
+    if failing:
         lines += [
-            f"**Guard: BLOCKED.** {len(blocked)} stateful resource(s) would be replaced, "
-            "destroyed or orphaned. If that is intended, name each in ALLOW_DESTRUCTIVE:",
+            f"**Guard: BLOCKED.** {len(failing)} update(s) AWS rejects: the deploy would stop "
+            "and roll back. Revert each change (ALLOW_DESTRUCTIVE cannot allow these):",
+            "",
+            *(f"- {f.describe()}" for f in failing),
+            "",
+        ]
+    if destructive:
+        lines += [
+            f"**Guard: BLOCKED.** {len(destructive)} stateful resource(s) would be replaced, "
+            "destroyed, orphaned or lose their retain policy:",
+            "",
+            *(f"- {f.describe()}" for f in destructive),
+            "",
+            "If that is intended, name each in ALLOW_DESTRUCTIVE:",
             "",
             "```",
-            "ALLOW_DESTRUCTIVE=" + ",".join(f.address for f in blocked),
+            "ALLOW_DESTRUCTIVE=" + ",".join(f.address for f in destructive),
             "```",
             "",
         ]

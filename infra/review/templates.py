@@ -27,18 +27,22 @@ Template = dict[str, Any]
 # Impacts of @aws-cdk/cloudformation-diff's ResourceImpact that lose the physical resource.
 REPLACING = frozenset({"WILL_REPLACE", "MAY_REPLACE"})
 LOSING = REPLACING | {"WILL_DESTROY", "WILL_ORPHAN"}
-# Ours, not the engine's: an in-place update that stops and starts the resource.
+# Ours, not the engine's: an in-place update that stops and starts the resource, and a change
+# AWS rejects (the stack update fails and rolls back; replacement.UPDATE_FAILS).
 INTERRUPTING = "WILL_INTERRUPT"
+FAILING = "WILL_FAIL"
 IMPACT_OF_EFFECT = {
     Effect.UPDATE: "WILL_UPDATE",
     Effect.INTERRUPT: INTERRUPTING,
     Effect.MAY_REPLACE: "MAY_REPLACE",
     Effect.REPLACE: "WILL_REPLACE",
+    Effect.FAIL: FAILING,
 }
 _KIND = {
     "WILL_CREATE": "added",
     "WILL_UPDATE": "updated",
     INTERRUPTING: Effect.INTERRUPT.kind,
+    FAILING: Effect.FAIL.kind,
     "WILL_REPLACE": "replaced",
     "MAY_REPLACE": "may be replaced",
     "WILL_DESTROY": "destroyed",
@@ -48,6 +52,7 @@ _KIND = {
 }
 # Report order: what loses a physical resource first.
 SEVERITY = (
+    Effect.FAIL.kind,
     "destroyed",
     "orphaned",
     "replaced",
@@ -94,6 +99,11 @@ class ResourceChange:
     @property
     def loses_resource(self) -> bool:
         return self.impact in LOSING
+
+    @property
+    def fails(self) -> bool:
+        """AWS rejects this change: the deploy would stop and roll back."""
+        return self.impact == FAILING
 
     @property
     def stateful(self) -> bool:

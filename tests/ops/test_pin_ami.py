@@ -119,4 +119,4 @@ def test_pin_ami_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -
 def test_unknown_environment_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pin-ami", "--env", "nope"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no config/nope.yaml" in err
+    assert err.count("\n") == 1 and "config/nope.yaml: no such file" in err
