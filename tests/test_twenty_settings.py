@@ -14,8 +14,12 @@ import re
 from typing import Any
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from infra import twenty
+from infra.config import EnvironmentConfig
+from infra.config.base import CONFIG_DIR
 from infra.config.loader import load_environment
 from infra.manifests import render_phases
 from tests.manifest_inputs import test_inputs
@@ -144,3 +148,18 @@ def test_meter_driver_is_set_to_what_the_metrics_need() -> None:
     assert metrics["env"] == "METER_DRIVER"
     assert accepted(SPECS["METER_DRIVER"], metrics["value"])
     assert metrics["value"] in SPECS["METER_DRIVER"]["accepts"]["values"]
+
+
+@pytest.mark.parametrize(("region", "refused"), [("sa-east-1", False), ("us-gov-west-1", True)])
+def test_validate_refuses_a_region_twenty_refuses(region: str, refused: bool) -> None:
+    """A real AWS region that fails Twenty's @IsAWSRegion pattern is a config error, not a
+    server that stops at boot."""
+    assert (twenty.region_problem(region) is not None) is refused
+    data = yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text())
+    data["region"] = region
+    try:
+        EnvironmentConfig.model_validate(data)
+        errors = ""
+    except ValidationError as error:
+        errors = str(error)
+    assert ("STORAGE_S3_REGION" in errors) is refused
