@@ -58,9 +58,9 @@ def _env_names(container: dict[str, Any], phases: dict[str, list[dict[str, Any]]
     return names
 
 
-# Commits the search index lists under twentyhq/twenty that are forks' (tabs and double quotes
-# throughout, another vendor's lines in the Dockerfile, the whole server in one commit): never
-# cited, not even by their 8-digit prefix.
+# Commits the search index lists under twentyhq/twenty that are forks': 41d24255 (tabs and
+# double quotes throughout, the whole server in one commit) and 00c31a5b (a Dockerfile with
+# another vendor's lines, `CMD node dist/src/main`). Never cited, not even by their 8-digit prefix.
 FORK_COMMITS = (
     "41d242555963991041c474c5267df7d174c6a972",
     "00c31a5b52e2e24949f39a26aa1c73cf935f4c33",
