@@ -302,7 +302,7 @@ def test_config_map_environment(
     data = _of_kind(rendered[env], "ConfigMap")["twenty-config"]["data"]
     assert data["SERVER_URL"] == f"https://{cfg.domain_name}"
     assert data["NODE_PORT"] == "3000"
-    assert data["STORAGE_TYPE"] == "s3"
+    assert data["STORAGE_TYPE"] == "S_3"  # the enum value: no reliance on the cast (contract)
     assert data["STORAGE_S3_REGION"] == cfg.region
     assert data["STORAGE_S3_NAME"] == f"twenty-{env}-files-{cfg.account}-{cfg.region}"
     assert "MESSAGE_QUEUE_TYPE" not in data and "CACHE_STORAGE_TYPE" not in data  # unread

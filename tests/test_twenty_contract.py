@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from infra import twenty
+from infra import prometheus, twenty
 from infra.config import EnvironmentConfig
 from infra.config.loader import load_environment
 from infra.config.workloads import JOB_WAIT_SECONDS
-from infra.manifests import migration_script, render_phases
+from infra.manifests import TEMPLATE_DIR, migration_script, render_phases
 from tests.manifest_inputs import test_inputs
 
 ENVS = ["dev", "qa", "prod"]
@@ -58,23 +58,124 @@ def _env_names(container: dict[str, Any], phases: dict[str, list[dict[str, Any]]
     return names
 
 
-def test_every_contract_entry_cites_a_source() -> None:
+# Commits the search index lists under twentyhq/twenty that are forks': 41d24255 (tabs and
+# double quotes throughout, the whole server in one commit) and 00c31a5b (a Dockerfile with
+# another vendor's lines, `CMD node dist/src/main`). Never cited, not even by their 8-digit prefix.
+FORK_COMMITS = (
+    "41d242555963991041c474c5267df7d174c6a972",
+    "00c31a5b52e2e24949f39a26aa1c73cf935f4c33",
+)
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _cites(entry: dict[str, Any]) -> bool:
+    """An upstream fact names its file and commit; an unread one says why it is unverified."""
+    if entry.get("verified", True) is False:
+        return bool(entry.get("source")) and bool(entry.get("why"))
+    return bool(entry.get("source")) and bool(_COMMIT.match(str(entry.get("commit", ""))))
+
+
+def test_every_contract_entry_cites_its_upstream_commit() -> None:
     c = twenty.contract()
-    for entry in c["env"] + c["routes"] + c["health"]:
+    assert c["repository"] == "twentyhq/twenty"
+    twenty_env = [e for e in c["env"] if e["reader"] == "twenty"]
+    facts = twenty_env + c["routes"] + c["health"]
+    facts += c["metrics"]["series"] + c["metrics"]["sources"] + c["upgrade"]["sources"]
+    facts += c["commands"]["sources"]
+    for entry in facts:
+        assert _cites(entry), entry
+    for entry in c["env"]:
         assert entry.get("source"), entry
-    assert c["source_commit"] and c["version_source"]
+    # Every command the manifests run is declared by a cited upstream file.
+    declared = {name for source in c["commands"]["sources"] for name in source["for"]}
+    commands = {
+        k for k, v in c["commands"].items() if isinstance(v, str) and k != "first_start_marker"
+    }
+    assert commands | {"first_start_marker"} <= declared
+
+
+def test_every_cited_commit_is_a_full_upstream_commit() -> None:
+    """Every 40-digit hash in the contract is well formed and none is a known fork's; a fork
+    commit (or its 8-digit prefix) appears nowhere, comments included."""
+    text = twenty.CONTRACT_PATH.read_text()
+    for fork in FORK_COMMITS:
+        assert fork[:8] not in text, f"the contract cites fork commit {fork[:8]}"
+    cited = set(re.findall(r"\b[0-9a-f]{40}\b", text))
+    assert len(cited) >= 20
+    assert not cited & set(FORK_COMMITS)
+    for key in re.findall(r"(\w*commit): ['\"]?([^'\",}\s]+)", text):
+        assert _COMMIT.match(key[1]), key
 
 
 def test_metrics_facts_cite_their_sources() -> None:
     metrics = twenty.contract()["metrics"]
     assert metrics["port"] == 9464 and metrics["path"] == "/metrics"
     assert set(metrics["processes"]) == {"server", "worker"}
-    assert "packages/twenty-server/src/instrument.ts" in metrics["sources"]
+    assert "packages/twenty-server/src/instrument.ts" in {s["source"] for s in metrics["sources"]}
     # The variable that switches the exporter on is itself a contract entry (so it may be set).
     assert metrics["env"] in {e["name"] for e in twenty.contract()["env"]}
     for series in metrics["series"]:
         assert series["source"] and series["type"] in {"counter", "gauge", "histogram"}, series
         assert series["type"] != "counter" or series["name"].endswith("_total"), series
+
+
+def _rule_names(text: str) -> set[str]:
+    return set(re.findall(r"alert: (\w+)", text))
+
+
+def test_unverified_facts_the_estate_relies_on_have_a_runtime_check() -> None:
+    """What no upstream copy states and the estate still relies on names the check that catches
+    it at run time; an alert named there exists in the rules."""
+    c = twenty.contract()
+    rules = "".join(p.read_text() for p in prometheus.rule_files())
+    assert c["version_verified"] is False and c["version_runtime_check"]
+    assert c["pools_verified"] is False and c["pools_runtime_check"]
+    runtime = c["runtime"]
+    assert runtime["workdir_verified"] is False and runtime["workdir_runtime_check"]
+    assert runtime["uid_verified"] is False and runtime["uid_runtime_check"]
+    metrics = c["metrics"]
+    assert metrics["value_verified"] is False
+    meter = next(e for e in c["env"] if e["name"] == metrics["env"])
+    assert metrics["value"] in meter["unverified_values"]
+    for check in (metrics["value_runtime_check"], meter["runtime_check"]):
+        (alert,) = re.findall(r"\balert (\w+)", check)
+        assert alert in _rule_names(rules), check
+    for entry in c["env"]:
+        if entry.get("verified", True) is False:
+            assert entry.get("why_safe") or entry.get("runtime_check"), entry["name"]
+
+
+def test_no_rule_or_template_uses_an_unverified_series_or_queue_name() -> None:
+    """Series read only in a fork's copy, and the queue names (read only at an older release),
+    are written in no alert rule, dashboard or manifest template: the worker's queue-depth
+    triggers take the names from the contract, where `queues.why_safe` says what a wrong list
+    costs, and the alert on stuck queues sums Twenty's own gauge over every queue."""
+    c = twenty.contract()
+    unverified = [s["name"] for s in c["metrics"]["series"] if s.get("verified", True) is False]
+    assert unverified
+    assert c["queues"]["verified"] is False and c["queues"]["why_safe"]
+    names = unverified + list(c["queues"]["names"])
+    files = [*prometheus.rule_files(), *prometheus.dashboard_files(), prometheus.SCRAPE_CONFIG]
+    files += sorted(TEMPLATE_DIR.rglob("*.j2"))
+    for path in files:
+        text = path.read_text()
+        used = [name for name in names if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text)]
+        assert not used, f"{path.name} uses {used}, which no upstream copy at the pin states"
+
+
+def test_casts_not_read_upstream_are_not_needed(env_cfg) -> None:
+    """Where the cast decorator has no upstream copy, the manifests set the enum value itself,
+    so Twenty keeps it whatever the cast does to other spellings."""
+    _, phases = env_cfg
+    (config,) = [
+        m
+        for m in phases["config"]
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "twenty-config"
+    ]
+    for entry in twenty.contract()["env"]:
+        if entry.get("cast_verified", True) is False:
+            assert entry["rendered_as_enum_value"] is True, entry["name"]
+            assert config["data"][entry["name"]] in entry["accepts"]["values"], entry["name"]
 
 
 def test_meter_driver_only_where_the_process_exports(env_cfg) -> None:
@@ -127,12 +228,6 @@ def test_nothing_relies_on_unverified_image_facts(env_cfg) -> None:
     for pod in _pods(phases):
         for init in pod.get("initContainers", []):
             assert init.get("command"), init["name"]
-
-
-def test_no_fork_commit_is_cited() -> None:
-    """Commits the contract cites are upstream ones; a fork's commit never comes back."""
-    text = twenty.CONTRACT_PATH.read_text()
-    assert "00c31a5b52e2e24949f39a26aa1c73cf935f4c33" not in text
 
 
 def test_routes_are_the_api_path_enum() -> None:

@@ -1,10 +1,11 @@
 """Every value the manifests give Twenty is one Twenty accepts (infra/twenty/contract.yaml `env`).
 
-The checks mirror the decorators of config-variables.ts at the pin: enum values after
-@CastToUpperSnakeCase (lodash snakeCase of the trimmed value, upper-cased), @CastToMeterDriverArray
-(split on ",", trim, all items known or the whole list is dropped), @IsUrl protocols,
-@CastToPositiveNumber. Secret values are Go templates of the ExternalSecret: their literal parts
-(the URL scheme) are checked.
+The checks mirror the decorators of config-variables.ts (the upstream copies the contract names):
+enum values after @CastToUpperSnakeCase (lodash snakeCase of the trimmed value, upper-cased; the
+decorator itself is not read upstream, so the manifests set enum values as they are),
+@CastToMeterDriverArray (split on ",", trim, all items known or the whole list is dropped),
+@IsUrl protocols, @IsAWSRegion's pattern, @CastToPositiveNumber. Secret values are Go templates
+of the ExternalSecret: their literal parts (the URL scheme) are checked.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import re
 from typing import Any
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from infra import twenty
+from infra.config import EnvironmentConfig
+from infra.config.base import CONFIG_DIR
 from infra.config.loader import load_environment
 from infra.manifests import render_phases
 from tests.manifest_inputs import test_inputs
@@ -51,6 +56,8 @@ def accepted(spec: dict[str, Any], value: str) -> bool:
         protocols = accepts.get("protocols", ["http", "https"])
         return scheme in protocols
     if kind == "string":
+        if "pattern" in accepts:  # class-validator's regex test (e.g. @IsAWSRegion)
+            return re.search(accepts["pattern"], value) is not None
         return bool(value.strip()) or not accepts.get("non_empty")
     raise AssertionError(f"contract type {kind!r} of {spec['name']} is not checked here")
 
@@ -110,9 +117,16 @@ def test_every_rendered_setting_is_accepted_by_twenty(env: str) -> None:
         ("METER_DRIVER", "Prometheus", False),  # the metadata's display name, not a value
         ("METER_DRIVER", "prometheus,statsd", False),  # one unknown item drops the whole list
         ("METER_DRIVER", "", False),
-        ("STORAGE_TYPE", "s3", True),  # snakeCase('s3') = 's_3' -> S_3
-        ("STORAGE_TYPE", "S3", True),
+        ("STORAGE_TYPE", "S_3", True),  # what the manifests set: the enum value
+        (
+            "STORAGE_TYPE",
+            "s3",
+            True,
+        ),  # snakeCase('s3') = 's_3' -> S_3 (the cast: not read upstream)
         ("STORAGE_TYPE", "aws-s3", False),
+        ("STORAGE_S3_REGION", "eu-west-1", True),
+        ("STORAGE_S3_REGION", "us-gov-west-1", False),  # @IsAWSRegion's regex refuses it
+        ("STORAGE_S3_REGION", "", False),
         ("EMAIL_DRIVER", "smtp", True),
         ("EMAIL_DRIVER", "ses", False),
         ("NODE_ENV", "production", True),
@@ -134,3 +148,18 @@ def test_meter_driver_is_set_to_what_the_metrics_need() -> None:
     assert metrics["env"] == "METER_DRIVER"
     assert accepted(SPECS["METER_DRIVER"], metrics["value"])
     assert metrics["value"] in SPECS["METER_DRIVER"]["accepts"]["values"]
+
+
+@pytest.mark.parametrize(("region", "refused"), [("sa-east-1", False), ("us-gov-west-1", True)])
+def test_validate_refuses_a_region_twenty_refuses(region: str, refused: bool) -> None:
+    """A real AWS region that fails Twenty's @IsAWSRegion pattern is a config error, not a
+    server that stops at boot."""
+    assert (twenty.region_problem(region) is not None) is refused
+    data = yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text())
+    data["region"] = region
+    try:
+        EnvironmentConfig.model_validate(data)
+        errors = ""
+    except ValidationError as error:
+        errors = str(error)
+    assert ("STORAGE_S3_REGION" in errors) is refused

@@ -48,7 +48,9 @@ class EnvironmentConfig(Strict):
         "replace them."
     )
     region: str = Field(
-        description="AWS region, e.g. sa-east-1; checked against botocore's endpoint data."
+        description="AWS region, e.g. sa-east-1; checked against botocore's endpoint data and "
+        "against the pattern Twenty accepts for its bucket region (STORAGE_S3_REGION: no "
+        "us-gov-*, us-iso*, eusc-*)."
     )
     availability_zones: list[str] = Field(
         description="Exactly two availability zones of `region`, e.g. [sa-east-1a, sa-east-1b]; "
@@ -127,7 +129,7 @@ class EnvironmentConfig(Strict):
     @field_validator("region")
     @classmethod
     def _region_known(cls, value: str) -> str:
-        problem = aws_names.region_problem(value)
+        problem = aws_names.region_problem(value) or twenty.region_problem(value)
         if problem:
             raise ValueError(problem)
         return value

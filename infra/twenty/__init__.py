@@ -57,5 +57,22 @@ def upgrade_problem(deployed: str, target: str) -> str | None:
     return None
 
 
+def region_problem(region: str) -> str | None:
+    """Why Twenty refuses `region` as its bucket region (STORAGE_S3_REGION), or None.
+
+    Twenty validates the variable with @IsAWSRegion, a pattern (contract `env`) that some real
+    AWS regions fail (us-gov-west-1, eusc-de-east-1, ...): its config validation would then stop
+    the server at boot, so `validate` refuses such a region first.
+    """
+    spec = next(e for e in contract()["env"] if e["name"] == "STORAGE_S3_REGION")
+    pattern = spec["accepts"]["pattern"]
+    if re.search(pattern, region):
+        return None
+    return (
+        f"{region!r}: Twenty {contract()['version']} refuses it as STORAGE_S3_REGION (@IsAWSRegion "
+        f"{pattern}) and would not start; choose a region such as sa-east-1"
+    )
+
+
 def _next_minor(version: tuple[int, int, int]) -> tuple[int, int]:
     return (version[0], version[1] + 1)
