@@ -25,11 +25,14 @@ from constructs import Construct, IValidation
 
 from infra.config import EmailConfig, NetworkConfig, Site, WorkloadsConfig
 from infra.config.workloads import JOB_WAIT_SECONDS
+from infra.constructs.ssm_command_document import SsmCommandDocument
 from infra.manifests import (
     ManifestInputs,
     backup_job_name,
     migration_job_name,
     render_phases,
+    upgrade_backup_document_name,
+    upgrade_backup_host_script,
     write_manifests,
 )
 from infra.stacks.base import EstateStack
@@ -38,8 +41,6 @@ from infra.stacks.base import EstateStack
 CRM_SERVICE_ACCOUNT = "twenty"
 # The service account of the upgrade's backup gate (k8s/14-upgrade-backup-access.yaml.j2).
 BACKUP_SERVICE_ACCOUNT = "twenty-upgrade-backup"
-# The SSM document the gate runs on the database host (AWS-owned: no account in its ARN).
-BACKUP_DOCUMENT = "AWS-RunShellScript"
 # How long the deploy waits for each Job (backup gate, migration). The wait runs inside one
 # invocation of the kubectl handler Lambda, which stops at 15 minutes, so this stays below that.
 # A longer first migration keeps running in the cluster; re-running the deploy then finds the
@@ -139,7 +140,18 @@ class CrmStack(EstateStack):
             service_account=CRM_SERVICE_ACCOUNT,
             role_arn=crm_role.role_arn,
         )
-        self.backup_role = self._backup_role(site, database_instance_id)
+        self.backup_document = SsmCommandDocument(
+            self,
+            "UpgradeBackupDocument",
+            document_name=upgrade_backup_document_name(site.environment),
+            description=f"twenty-{site.environment}: the upgrade's backup gate; a pgBackRest "
+            "backup on the database host (k8s/scripts/upgrade-backup-host.sh.j2)",
+            commands=upgrade_backup_host_script().splitlines(),
+            # The host stops the backup when the gate stops waiting for it.
+            timeout_seconds=workloads.upgrade_backup.timeout_seconds,
+            step_name="pgBackRestBackup",
+        )
+        self.backup_role = self._backup_role(site, database_instance_id, self.backup_document)
         self.backup_pod_identity = eks.CfnPodIdentityAssociation(
             self,
             "UpgradeBackupPodIdentity",
@@ -151,7 +163,7 @@ class CrmStack(EstateStack):
         self.backup = apply("UpgradeBackup", "backup")
         # The role with its policy (same stack): the gate's first call must not beat the grant.
         self.backup.node.add_dependency(
-            self.configuration, self.backup_pod_identity, self.backup_role
+            self.configuration, self.backup_pod_identity, self.backup_role, self.backup_document
         )
         self.backup_done = self._wait_for_job(
             "UpgradeBackupSucceeded", cluster, backup_job_name(self.phases), self.backup
@@ -185,9 +197,10 @@ class CrmStack(EstateStack):
         done.node.add_dependency(job)
         return done
 
-    def _backup_role(self, site: Site, instance_id: str) -> iam.Role:
-        """The backup gate's role: run AWS-RunShellScript on the database host and read that
-        command's result; nothing else (not another instance, not another document)."""
+    def _backup_role(self, site: Site, instance_id: str, document: SsmCommandDocument) -> iam.Role:
+        """The backup gate's role: send the backup document (fixed steps, no parameters) to the
+        database host and read the command's result; nothing else (not another instance, not
+        another document, so no other command)."""
         role = iam.Role(
             self,
             "UpgradeBackupRole",
@@ -198,31 +211,19 @@ class CrmStack(EstateStack):
         instance_arn = self.format_arn(
             service="ec2", resource="instance", resource_name=instance_id
         )
-        document_arn = self.format_arn(
-            service="ssm", account="", resource="document", resource_name=BACKUP_DOCUMENT
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="RunTheBackupOnTheDatabaseHost",
-                actions=["ssm:SendCommand"],
-                resources=[instance_arn, document_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadTheBackupResult",
-                actions=["ssm:GetCommandInvocation"],
-                resources=["*"],
-            )
-        )
+        for statement in document.send_statements(
+            instance_arn, sid="RunTheBackupOnTheDatabaseHost"
+        ):
+            role.add_to_policy(statement)
         policy = role.node.find_child("DefaultPolicy").node.default_child
         assert policy is not None
         self.acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "ssm:GetCommandInvocation supports no resource-level permissions (Service "
-            "Authorization Reference, Systems Manager); it only reads command results, and "
-            "the only command this role can send is the backup on the database host",
+            "Authorization Reference, Systems Manager); it only reads command results. "
+            "ssm:SendCommand is limited to the document twenty-<env>-upgrade-backup, whose "
+            "steps are the fixed backup script with no parameters, and to the database host",
         )
         return role
 

@@ -1,0 +1,126 @@
+"""Least privilege across every synthesized stack of every environment: one test per rule,
+each with a guard showing the rule would catch the wide grant it forbids."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import SynthesizedEstate
+from tests.iam_policies import Statement, estate_statements, statements
+
+
+@pytest.fixture(scope="module")
+def templates(synthesized: SynthesizedEstate) -> dict[str, dict[str, Any]]:
+    return {name: synthesized.template_json(name) for name in synthesized.stack_names}
+
+
+@pytest.fixture(scope="module")
+def all_statements(templates: dict[str, dict[str, Any]]) -> list[Statement]:
+    return estate_statements(templates)
+
+
+# ---------------------------------------------------------------- SSM Run Command
+
+
+def estate_documents(templates: dict[str, dict[str, Any]]) -> set[str]:
+    """The names of the SSM documents the estate creates."""
+    return {
+        resource["Properties"]["Name"]
+        for template in templates.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::SSM::Document"
+    }
+
+
+def send_command_problems(found: list[Statement], documents: set[str]) -> list[str]:
+    """Every grant of ssm:SendCommand on something other than the estate's own documents and
+    instances: `*`, a wildcard document, an AWS-owned document (AWS-RunShellScript runs any
+    command it is given)."""
+    problems = []
+    for statement in found:
+        if not statement.allows_action("ssm:SendCommand"):
+            continue
+        if "NotResource" in statement.body:
+            problems.append(f"{statement.where()}: SendCommand with NotResource")
+        for resource in statement.resources:
+            text = json.dumps(resource)
+            wildcard = "*" in text or "?" in text
+            if wildcard or (":document/" not in text and ":instance/" not in text):
+                problems.append(f"{statement.where()}: SendCommand on {text}")
+            elif ":document/" in text:
+                name = str(resource).rsplit("document/", 1)[-1]
+                if not isinstance(resource, str) or name not in documents:
+                    problems.append(f"{statement.where()}: SendCommand of document {text}")
+    return problems
+
+
+def test_no_policy_sends_aws_run_shell_script(templates: dict[str, dict[str, Any]]) -> None:
+    for name, template in templates.items():
+        assert "AWS-RunShellScript" not in json.dumps(template), name
+
+
+def test_send_command_only_for_the_estates_own_documents(
+    templates: dict[str, dict[str, Any]], all_statements: list[Statement]
+) -> None:
+    documents = estate_documents(templates)
+    assert documents, "the estate creates its SSM documents"
+    assert send_command_problems(all_statements, documents) == []
+
+
+def test_every_document_has_fixed_steps(templates: dict[str, dict[str, Any]]) -> None:
+    """No parameters, no placeholder: a sender cannot choose what runs."""
+    for template in templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::SSM::Document":
+                continue
+            content = resource["Properties"]["Content"]
+            assert resource["Properties"]["DocumentType"] == "Command"
+            assert "parameters" not in content
+            assert "{{" not in json.dumps(content)
+
+
+def _policy(*body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Wide": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyDocument": {"Statement": list(body)},
+                    "Roles": [{"Ref": "Role"}],
+                },
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "Effect": "Allow",
+            "Action": "ssm:SendCommand",
+            "Resource": "arn:aws:ssm:sa-east-1::document/AWS-RunShellScript",
+        },
+        {"Effect": "Allow", "Action": "ssm:Send*", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": "ssm:*",
+            "Resource": "arn:aws:ssm:sa-east-1:111111111111:document/*",
+        },
+        {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": "ssm:SendCommand",
+            "Resource": [
+                "arn:aws:ssm:sa-east-1:111111111111:document/twenty-dev-upgrade-backup",
+                "arn:aws:ec2:sa-east-1:111111111111:instance/*",
+            ],
+        },
+    ],
+)
+def test_send_command_check_catches_wide_grants(body: dict[str, Any]) -> None:
+    found = list(statements("probe", _policy(body)))
+    assert send_command_problems(found, {"twenty-dev-upgrade-backup"})
