@@ -162,6 +162,7 @@ class EstateParts:
             app_secret=data.app_secret,
             encryption_key=data.encryption_key,
             crm_role=data.crm_role,
+            secret_reader_role=cluster.external_secrets.role,
         )
 
     @cached_property

@@ -399,22 +399,11 @@ def test_load_balancer_controller_mutations_need_cluster_tag(synthesized, env: s
     )
 
 
-def test_external_secrets_limited_to_environment_prefix(synthesized, env: str, cfg):
-    statements = _policy_statements(synthesized, env, "ExternalSecrets")
-    prefix = f"arn:aws:secretsmanager:{cfg.region}:{cfg.account}:secret:twenty/{env}/*"
-    reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert [s["Resource"] for s in reads] == [prefix]
-    (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
-    assert decrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": prefix}
-    assert decrypt["Condition"]["StringEquals"] == {
-        "kms:ViaService": f"secretsmanager.{cfg.region}.amazonaws.com"
-    }
-    actions = {
-        a
-        for s in statements
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
-    assert not any(a.startswith("secretsmanager:") and "Put" in a for a in actions)
+def test_external_secrets_role_has_no_grant_in_the_cluster_stack(synthesized, env: str):
+    """Its reads are granted by the crm stack, secret by secret (tests/test_external_secrets.py)."""
+    for policy in _resources(synthesized, env, "AWS::IAM::Policy").values():
+        roles = [r["Ref"] for r in policy["Properties"]["Roles"]]
+        assert not any(r.startswith("ExternalSecrets") for r in roles), policy
 
 
 def test_cluster_secret_store(synthesized, env: str, cfg: EnvironmentConfig):
@@ -433,6 +422,8 @@ def test_cluster_secret_store(synthesized, env: str, cfg: EnvironmentConfig):
     assert stores[0]["spec"]["provider"] == {
         "aws": {"service": "SecretsManager", "region": cfg.region}
     }
+    # Only the CRM's namespace may use the store.
+    assert stores[0]["spec"]["conditions"] == [{"namespaces": [f"twenty-{env}"]}]
 
 
 def test_cluster_autoscaler_discovery_and_scoped_resize(synthesized, env: str, cfg):
@@ -485,7 +476,6 @@ def test_nag_acknowledgements_name_their_constructs(synthesized, env: str):
         "VpcCni/Role",
         "AwsLoadBalancerController/ServiceAccount/Role/DefaultPolicy",
         "ClusterAutoscaler/ServiceAccount/Role/DefaultPolicy",
-        "ExternalSecrets/ServiceAccount/Role/DefaultPolicy",
         "CloudWatchObservability/Role/DefaultPolicy",
     )
     assert stack.acknowledgements

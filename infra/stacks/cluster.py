@@ -22,6 +22,7 @@ from infra.constructs.cluster_log_groups import ClusterLogGroups
 from infra.constructs.eks_control_plane import EksControlPlane
 from infra.constructs.eks_node_group import TierNodeGroup, node_role
 from infra.naming import cluster_name, secret_prefix
+from infra.naming import namespace as crm_namespace
 from infra.stacks.base import EstateStack
 
 TIERS = ("frontend", "backend")
@@ -119,7 +120,7 @@ class ClusterStack(EstateStack):
             "ExternalSecrets",
             cluster=handle,
             chart_version=versions.external_secrets,
-            secret_name_prefix=self.secret_name_prefix,
+            namespaces=[crm_namespace(site.environment)],
             replicas=cluster.controller_replicas,
         )
         self.cluster_autoscaler = ClusterAutoscaler(
@@ -253,12 +254,4 @@ class ClusterStack(EstateStack):
                 "CloudWatch agent / Fluent Bit: PutMetricData takes no resource and is limited "
                 "to the ContainerInsights namespace by condition; EC2 Describe calls cannot be "
                 "scoped (log writes are limited to the cluster's own log groups)",
-            )
-        secrets_policy = self.external_secrets.service_account.role.node.find_child("DefaultPolicy")
-        for resource in self.external_secrets.wildcard_resources:
-            self.acknowledge(
-                secrets_policy,
-                f"AwsSolutions-IAM5[Resource::{resource}]",
-                f"External Secrets may read only secrets named {self.secret_name_prefix}*, and "
-                "decrypt only through Secrets Manager for those secrets (encryption context)",
             )

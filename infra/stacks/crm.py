@@ -91,6 +91,7 @@ class CrmStack(EstateStack):
         app_secret: secretsmanager.ISecret,
         encryption_key: secretsmanager.ISecret,
         crm_role: iam.IRole,
+        secret_reader_role: iam.IRole,
     ) -> None:
         super().__init__(
             scope, site=site, part="crm", description="Twenty CRM: Kubernetes manifests on EKS"
@@ -130,8 +131,9 @@ class CrmStack(EstateStack):
             )
 
         self.namespace = apply("Namespace", "namespace")
+        self.secret_reads = self._secret_reader_policy(site, secret_reader_role)
         self.configuration = apply("Configuration", "config")
-        self.configuration.node.add_dependency(self.namespace)
+        self.configuration.node.add_dependency(self.namespace, self.secret_reads)
         self.pod_identity = eks.CfnPodIdentityAssociation(
             self,
             "CrmPodIdentity",
@@ -178,6 +180,55 @@ class CrmStack(EstateStack):
         stage = Stage.of(self)
         assert stage is not None
         self.node.add_validation(_ReviewCopy(self, Path(stage.outdir) / "k8s" / site.environment))
+
+    def external_secret_keys(self) -> list[str]:
+        """The Secrets Manager ARNs the ExternalSecrets reference (`remoteRef.key`), in order."""
+        keys = [
+            item["remoteRef"]["key"]
+            for manifests in self.phases.values()
+            for manifest in manifests
+            if manifest["kind"] == "ExternalSecret"
+            for item in manifest["spec"].get("data", [])
+        ]
+        return list(dict.fromkeys(keys))
+
+    def _secret_reader_policy(self, site: Site, role: iam.IRole) -> iam.Policy:
+        """External Secrets' whole grant: read the secrets this stack's ExternalSecrets name (by
+        ARN, derived from the manifests) and decrypt them through Secrets Manager only; never
+        another secret of the environment, such as the database's admin password."""
+        secrets = self.external_secret_keys()
+        any_key = self.format_arn(service="kms", resource="key", resource_name="*")
+        policy = iam.Policy(
+            self,
+            "ExternalSecretsReadPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadTheCrmSecrets",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=secrets,
+                ),
+                iam.PolicyStatement(
+                    sid="DecryptTheCrmSecretsThroughSecretsManager",
+                    actions=["kms:Decrypt"],
+                    resources=[any_key],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{site.region}.amazonaws.com",
+                            "kms:EncryptionContext:SecretARN": secrets,
+                        },
+                    },
+                ),
+            ],
+        )
+        self.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{any_key}]",
+            "kms:Decrypt only through Secrets Manager (kms:ViaService) and only for the "
+            "secrets this stack's ExternalSecrets name (kms:EncryptionContext:SecretARN, exact "
+            "ARNs); the keys belong to the database, data and dns stacks",
+        )
+        return policy
 
     def _wait_for_job(
         self, id: str, cluster: eks.ICluster, name: str, job: eks.KubernetesManifest
