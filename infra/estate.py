@@ -163,6 +163,7 @@ class EstateParts:
             encryption_key=data.encryption_key,
             crm_role=data.crm_role,
             secret_reader_role=cluster.external_secrets.role,
+            target_registrar_role=cluster.load_balancer_controller.role,
         )
 
     @cached_property

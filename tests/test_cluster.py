@@ -15,6 +15,7 @@ from aws_cdk import aws_eks_v2 as eks
 
 from infra.app import cdk_context
 from infra.config import EnvironmentConfig
+from infra.constructs.addons.aws_load_balancer_controller import is_read, read_actions
 from infra.constructs.addons.cluster_autoscaler import discovery_tags
 from infra.stacks.cluster import TIERS, ClusterStack
 from infra.stacks.network import NetworkStack
@@ -391,12 +392,17 @@ def test_controllers_use_pod_identity(synthesized, env: str):
     }
 
 
-def test_load_balancer_controller_mutations_need_cluster_tag(synthesized, env: str):
+def test_load_balancer_controller_only_reads_here(synthesized, env: str, cfg):
+    """Its writes (target registrations) come from the crm stack, on two target groups."""
     statements = _policy_statements(synthesized, env, "AwsLoadBalancerController")
-    creates = [s for s in statements if "elasticloadbalancing:CreateLoadBalancer" in s["Action"]]
-    assert creates and all(
-        "aws:RequestTag/elbv2.k8s.aws/cluster" in json.dumps(s["Condition"]) for s in creates
-    )
+    (describe,) = statements
+    assert describe["Resource"] == "*" and "Condition" not in describe
+    assert describe["Action"] == read_actions(cfg.cluster.addons.aws_load_balancer_controller)
+    assert all(is_read(a) for a in describe["Action"])
+    assert "elasticloadbalancing:DescribeTargetHealth" in describe["Action"]
+    values = _values(_charts(synthesized, env)["aws-load-balancer-controller"]).replace("\\", "")
+    for flag in ("enableShield", "enableWaf", "enableWafv2"):
+        assert f'"{flag}":false' in values, flag
 
 
 def test_external_secrets_role_has_no_grant_in_the_cluster_stack(synthesized, env: str):

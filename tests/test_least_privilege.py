@@ -124,3 +124,80 @@ def _policy(*body: dict[str, Any]) -> dict[str, Any]:
 def test_send_command_check_catches_wide_grants(body: dict[str, Any]) -> None:
     found = list(statements("probe", _policy(body)))
     assert send_command_problems(found, {"twenty-dev-upgrade-backup"})
+
+
+# ---------------------------------------------------------------- load balancer controller
+
+LBC_ROLE = "AwsLoadBalancerControllerServiceAccountRole"
+# What a TargetGroupBinding never needs, and the published policy grants: any of these left on
+# the controller's role fails the check.
+LBC_FORBIDDEN = (
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:SetRulePriorities",
+    "elasticloadbalancing:AddListenerCertificates",
+    "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:SetWebAcl",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:SetSecurityGroups",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "wafv2:AssociateWebACL",
+    "wafv2:DisassociateWebACL",
+    "waf-regional:AssociateWebACL",
+    "waf-regional:DisassociateWebACL",
+    "shield:CreateProtection",
+    "shield:DeleteProtection",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:CreateSecurityGroup",
+    "ec2:DeleteSecurityGroup",
+    "iam:CreateServiceLinkedRole",
+)
+
+
+def load_balancer_controller_problems(found: list[Statement]) -> list[str]:
+    """Forbidden writes on the controller's role, and registrations beyond named target groups."""
+    problems = []
+    for statement in found:
+        if LBC_ROLE not in statement.principals:
+            continue
+        problems += [
+            f"{statement.where()}: {action}"
+            for action in LBC_FORBIDDEN
+            if statement.allows_action(action)
+        ]
+        if statement.allows_action("elasticloadbalancing:RegisterTargets"):
+            text = json.dumps(statement.resources)
+            if "*" in text or "NotResource" in statement.body:
+                problems.append(f"{statement.where()}: RegisterTargets on {text}")
+    return problems
+
+
+def test_load_balancer_controller_has_no_listener_rule_waf_or_shield_writes(
+    all_statements: list[Statement],
+) -> None:
+    on_role = [s for s in all_statements if LBC_ROLE in s.principals]
+    assert {s.stack.rsplit("-", 1)[-1] for s in on_role} == {"cluster", "crm"}
+    assert load_balancer_controller_problems(all_statements) == []
+    registers = [s for s in on_role if s.allows_action("elasticloadbalancing:RegisterTargets")]
+    for statement in registers:
+        assert len(statement.resources) == 2, "the frontend and backend target groups"
+
+
+def test_load_balancer_controller_check_catches_the_published_policy() -> None:
+    """Guard: the controller project's full policy for the pinned release fails the check."""
+    from infra.config import alb_controller_policy_file
+    from tests.conftest import CONFIGS
+
+    version = next(iter(CONFIGS.values())).cluster.addons.aws_load_balancer_controller
+    published = json.loads(alb_controller_policy_file(version).read_text())
+    template = _policy(*published["Statement"])
+    template["Resources"]["Wide"]["Properties"]["Roles"] = [{"Ref": LBC_ROLE + "00291A97"}]
+    problems = load_balancer_controller_problems(list(statements("probe", template)))
+    for action in ("CreateListener", "DisassociateWebACL", "DeleteProtection", "SetWebAcl"):
+        assert any(action in p for p in problems), action

@@ -232,9 +232,10 @@ class ClusterStack(EstateStack):
             self.acknowledge(
                 alb_policy,
                 f"AwsSolutions-IAM5[Resource::{resource}]",
-                "The AWS Load Balancer Controller's published IAM policy for this release: "
-                "Describe calls cannot be scoped, and mutating calls are limited by the "
-                "elbv2.k8s.aws/cluster resource tag conditions",
+                "AWS Load Balancer Controller: only the EC2 and ELB Describe/Get calls of its "
+                "published policy, which support no resource-level permissions; its only "
+                "writes (Register/DeregisterTargets) are granted by the crm stack on the "
+                "estate's two target groups",
             )
         autoscaler_policy = self.cluster_autoscaler.service_account.role.node.find_child(
             "DefaultPolicy"

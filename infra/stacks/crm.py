@@ -25,6 +25,7 @@ from constructs import Construct, IValidation
 
 from infra.config import EmailConfig, NetworkConfig, Site, WorkloadsConfig
 from infra.config.workloads import JOB_WAIT_SECONDS
+from infra.constructs.addons.aws_load_balancer_controller import AwsLoadBalancerController
 from infra.constructs.ssm_command_document import SsmCommandDocument
 from infra.manifests import (
     ManifestInputs,
@@ -92,6 +93,7 @@ class CrmStack(EstateStack):
         encryption_key: secretsmanager.ISecret,
         crm_role: iam.IRole,
         secret_reader_role: iam.IRole,
+        target_registrar_role: iam.IRole,
     ) -> None:
         super().__init__(
             scope, site=site, part="crm", description="Twenty CRM: Kubernetes manifests on EKS"
@@ -175,8 +177,21 @@ class CrmStack(EstateStack):
         self.migration_done = self._wait_for_job(
             "MigrationSucceeded", cluster, migration_job_name(self.phases), self.migration
         )
+        # The load balancer controller's only writes: the bindings' own target groups.
+        self.target_registrations = iam.Policy(
+            self,
+            "TargetGroupBindingPolicy",
+            roles=[target_registrar_role],
+            statements=[
+                AwsLoadBalancerController.target_statement(
+                    [frontend_target_group.target_group_arn, backend_target_group.target_group_arn]
+                )
+            ],
+        )
         self.workloads = apply("Workloads", "workloads")
-        self.workloads.node.add_dependency(self.migration_done, self.pod_identity)
+        self.workloads.node.add_dependency(
+            self.migration_done, self.pod_identity, self.target_registrations
+        )
         stage = Stage.of(self)
         assert stage is not None
         self.node.add_validation(_ReviewCopy(self, Path(stage.outdir) / "k8s" / site.environment))
