@@ -201,3 +201,41 @@ def test_load_balancer_controller_check_catches_the_published_policy() -> None:
     problems = load_balancer_controller_problems(list(statements("probe", template)))
     for action in ("CreateListener", "DisassociateWebACL", "DeleteProtection", "SetWebAcl"):
         assert any(action in p for p in problems), action
+
+
+# ---------------------------------------------------------------- the CRM's file bucket
+
+CRM_ROLE = "CrmServiceAccountRole"
+
+
+def destroys_file_versions(found: list[Statement]) -> list[str]:
+    """Grants to the CRM's role that could destroy a file version (not just hide it)."""
+    return [
+        statement.where()
+        for statement in found
+        if CRM_ROLE in statement.principals
+        and any(
+            statement.allows_action(action)
+            for action in (
+                "s3:DeleteObjectVersion",
+                "s3:PutLifecycleConfiguration",
+                "s3:PutBucketVersioning",
+                "s3:DeleteBucket",
+                "s3:PutObjectRetention",
+                "s3:BypassGovernanceRetention",
+            )
+        )
+    ]
+
+
+def test_crm_cannot_destroy_file_versions(all_statements: list[Statement]) -> None:
+    on_role = [s for s in all_statements if CRM_ROLE in s.principals]
+    assert any(s.allows_action("s3:DeleteObject") for s in on_role), "users delete files"
+    assert destroys_file_versions(all_statements) == []
+
+
+def test_version_check_catches_a_wildcard_delete() -> None:
+    """Guard: CDK's grant_read_write gives s3:DeleteObject*, which includes DeleteObjectVersion."""
+    template = _policy({"Effect": "Allow", "Action": "s3:DeleteObject*", "Resource": "*"})
+    template["Resources"]["Wide"]["Properties"]["Roles"] = [{"Ref": CRM_ROLE + "1A2B3C4D"}]
+    assert destroys_file_versions(list(statements("probe", template)))
