@@ -148,6 +148,7 @@ class EstateParts:
             frontend_target_group=edge.frontend_target_group,
             backend_target_group=edge.backend_target_group,
             database_host=database.host,
+            database_address=database.instance.instance_private_ip,
             database_port=database.port,
             database_name=database.database_name,
             database_credentials=database.app_credentials,

@@ -64,6 +64,8 @@ class ManifestInputs:
     app_secret: str
     encryption_key_secret: str
     database_host: str
+    # The host's private IPv4 address: the pods' only PostgreSQL destination (NetworkPolicy).
+    database_address: str
     database_port: int
     database_name: str
     database_secret: str
