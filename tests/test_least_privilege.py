@@ -239,3 +239,98 @@ def test_version_check_catches_a_wildcard_delete() -> None:
     template = _policy({"Effect": "Allow", "Action": "s3:DeleteObject*", "Resource": "*"})
     template["Resources"]["Wide"]["Properties"]["Roles"] = [{"Ref": CRM_ROLE + "1A2B3C4D"}]
     assert destroys_file_versions(list(statements("probe", template)))
+
+
+# ---------------------------------------------------------------- smaller ones
+
+
+def _resources_of(templates: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        f"{stack}/{logical_id}": resource
+        for stack, template in templates.items()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def test_every_secret_is_on_a_customer_managed_key(templates: dict[str, dict[str, Any]]) -> None:
+    secrets = _resources_of(templates, "AWS::SecretsManager::Secret")
+    assert any("SmtpCredentialsSecret" in where for where in secrets)
+    for where, secret in secrets.items():
+        assert "KmsKeyId" in secret["Properties"], where
+
+
+def test_every_bucket_is_versioned(templates: dict[str, dict[str, Any]]) -> None:
+    """Access-log buckets too: a deleted log stays recoverable until it would have expired."""
+    buckets = _resources_of(templates, "AWS::S3::Bucket")
+    assert any("AccessLogs" in where for where in buckets)
+    for where, bucket in buckets.items():
+        versioning = bucket["Properties"].get("VersioningConfiguration")
+        assert versioning == {"Status": "Enabled"}, where
+
+
+def test_waf_logs_requests_without_credentials(templates: dict[str, dict[str, Any]]) -> None:
+    for name, template in templates.items():
+        if not name.endswith("-edge"):
+            continue
+        env = name.removeprefix("twenty-").removesuffix("-edge")
+        (logging,) = _resources_of({name: template}, "AWS::WAFv2::LoggingConfiguration").values()
+        props = logging["Properties"]
+        redacted = {f["SingleHeader"]["Name"] for f in props["RedactedFields"]}
+        assert redacted == {"authorization", "cookie"}
+        (destination,) = props["LogDestinationConfigs"]
+        assert json.dumps(destination).endswith(f':log-group:aws-waf-logs-twenty-{env}"')
+        groups = [
+            g
+            for g in template["Resources"].values()
+            if g["Type"] == "AWS::Logs::LogGroup"
+            and g["Properties"].get("LogGroupName") == f"aws-waf-logs-twenty-{env}"
+        ]
+        (group,) = groups
+        assert "KmsKeyId" in group["Properties"] and group["DeletionPolicy"] == "Retain"
+
+
+def unconditioned_service_grants(policy: dict[str, Any]) -> list[str]:
+    """Allow statements of a resource policy that admit an AWS service without
+    aws:SourceAccount (the confused-deputy guard)."""
+    return [
+        json.dumps(s)
+        for s in policy["Statement"]
+        if s["Effect"] == "Allow"
+        and "Service" in s.get("Principal", {})
+        and "aws:SourceAccount" not in json.dumps(s.get("Condition", {}))
+    ]
+
+
+def test_alarm_topic_and_key_admit_services_for_this_account_only(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    for name, template in templates.items():
+        if not name.endswith("-monitoring"):
+            continue
+        resources = template["Resources"]
+        policies = [
+            r["Properties"]["PolicyDocument"]
+            for r in resources.values()
+            if r["Type"] == "AWS::SNS::TopicPolicy"
+        ] + [resources["AlarmTopicKey"]["Properties"]["KeyPolicy"]]
+        assert len(policies) == 2
+        for policy in policies:
+            assert unconditioned_service_grants(policy) == [], name
+
+
+def test_service_grant_check_catches_a_bare_service_principal() -> None:
+    policy = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "*"}
+        ]
+    }
+    assert unconditioned_service_grants(policy)
+
+
+def test_prometheus_workspace_is_retained(templates: dict[str, dict[str, Any]]) -> None:
+    workspaces = _resources_of(templates, "AWS::APS::Workspace")
+    assert workspaces
+    for where, workspace in workspaces.items():
+        assert workspace.get("DeletionPolicy") == "Retain", where
+        assert workspace.get("UpdateReplacePolicy") == "Retain", where

@@ -17,7 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from infra.constructs.stateful import pin_logical_id
+from infra.constructs.stateful import pin_logical_id, retained_key
 
 
 def smtp_user_name(environment: str) -> str:
@@ -57,10 +57,19 @@ class OutboundMail(Construct):
                 conditions={"StringEquals": {"ses:FromAddress": sender_address}},
             )
         )
+        # A customer-managed key like every other secret's: its use is logged under a key of the
+        # estate, and its policy (IAM delegation) is the estate's, not the AWS managed key's.
+        self.key = retained_key(
+            self,
+            "SmtpSecretKey",
+            description="Encrypts the SES SMTP credentials secret",
+            logical_id="SmtpSecretKey",
+        )
         self.smtp_secret = secretsmanager.Secret(
             self,
             "SmtpCredentials",
             secret_name=smtp_secret_name,
+            encryption_key=self.key,
             description="SES SMTP credentials of Twenty (JSON username/password), written by "
             "`python -m infra smtp-credentials`, never by a template",
             removal_policy=RemovalPolicy.RETAIN,

@@ -454,6 +454,7 @@ FREE: dict[str, str] = {
     "AWS::ElasticLoadBalancingV2::ListenerRule": _PRICED_ELSEWHERE + " (the load balancer)",
     "AWS::ElasticLoadBalancingV2::TargetGroup": _PRICED_ELSEWHERE + " (the load balancer)",
     "AWS::WAFv2::WebACLAssociation": _PRICED_ELSEWHERE + " (the web ACL)",
+    "AWS::WAFv2::LoggingConfiguration": _PRICED_ELSEWHERE + " (the log group's ingestion)",
     "AWS::ElastiCache::ParameterGroup": _PRICED_ELSEWHERE + " (the cache nodes)",
     "AWS::ElastiCache::SubnetGroup": _PRICED_ELSEWHERE + " (the cache nodes)",
     "AWS::Backup::BackupVault": _PRICED_ELSEWHERE + " (the plan's snapshot storage)",
