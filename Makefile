@@ -14,13 +14,13 @@ BASE_ENV ?=
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(VENV)-checkov/.installed: requirements-checkov.lock
 	test -x $(VENV)-checkov/bin/python || python3 -m venv $(VENV)-checkov
-	$(VENV)-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
+	$(VENV)-checkov/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.lock
 	touch $@
 
 deps: $(VENV)/.installed $(VENV)-checkov/.installed
@@ -73,8 +73,15 @@ config-docs: $(VENV)/.installed ## regenerate docs/config-reference.md
 bench: $(VENV)/.installed ## whole-estate synth time vs. a bare App (median of 5)
 	$(PYTHON) -m infra.bench
 
-lock: ## re-pin requirements.lock after changing requirements.txt
-	$(PYTHON) -m pip install --quiet -r requirements.txt && $(PYTHON) -m pip freeze > requirements.lock
+# Resolves requirements.txt into exact pins, then writes both locks with the sha256 of each pinned
+# file as pip fetches it through its configured index (python -m infra lock-hashes; the same
+# pins give the same file). Every install above is --require-hashes.
+lock: $(VENV)/.installed $(VENV)-checkov/.installed ## re-pin requirements.lock (with hashes) after changing requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PYTHON) -m pip freeze --exclude-editable > requirements.pins
+	$(PYTHON) -m infra lock-hashes --pins requirements.pins --output requirements.lock
+	$(PYTHON) -m infra lock-hashes --pins requirements-checkov.lock --output requirements-checkov.lock --python $(VENV)-checkov/bin/python
+	rm -f requirements.pins
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
