@@ -20,6 +20,7 @@ from infra.config import EnvironmentConfig, display_path
 from infra.naming import STACK_PARTS, stack_name
 from infra.ops.aws import Aws, error_code, find_stack, run_checks, stack_outputs
 from infra.ops.delegation import ParentLookup, check_delegation, dns_parent_delegation
+from infra.ops.pin_images import unpinned_images
 from infra.ops.placeholders import placeholder_problems
 from infra.ops.report import Finding, Report, UnusableError
 
@@ -238,6 +239,20 @@ def offline_problems(cfg: EnvironmentConfig, config_file: Path) -> list[str]:
     return placeholder_problems(config_file, display_path(config_file))
 
 
+def image_pins(cfg: EnvironmentConfig) -> Finding:
+    """A warning, not a failure: an image without a digest runs whatever its tag points at on
+    the day a node pulls it."""
+    unpinned = unpinned_images(cfg)
+    if not unpinned:
+        return Finding("images", True, "every image is pinned by digest")
+    return Finding(
+        "images",
+        True,
+        f"WARNING: not pinned by digest: {'; '.join(unpinned)}; run python -m infra "
+        f"pin-images --env {cfg.name}",
+    )
+
+
 def run_preflight(
     cfg: EnvironmentConfig,
     config_file: Path,
@@ -266,7 +281,7 @@ def run_preflight(
             ),
         )
     checks = Preflight(cfg, aws, bootstrap, parent_lookup)
-    findings = [Finding("account", True, account)]
+    findings = [Finding("account", True, account), image_pins(cfg)]
     findings += run_checks(
         [
             ("region", checks.region),

@@ -155,9 +155,13 @@ def test_preflight_passes_with_matching_account_ami_and_bootstrap(
     )
     assert report.exit_code == 0, report.as_table()
     assert [f.check for f in report.findings] == [
-        "account", "region", "cdk bootstrap", "ami", "quota vcpus", "quota elastic ips",
-        "dns delegation",
+        "account", "images", "region", "cdk bootstrap", "ami", "quota vcpus",
+        "quota elastic ips", "dns delegation",
     ]  # fmt: skip
+    # The committed images carry tags only: a warning that names the command, not a failure.
+    images = report.findings[1]
+    assert images.ok and images.detail.startswith("WARNING: not pinned by digest")
+    assert "pin-images --env dev" in images.detail
 
 
 def test_account_mismatch_stops_at_the_first_check(
