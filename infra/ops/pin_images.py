@@ -112,7 +112,7 @@ class RegistryClient:
                 response = self._head(url, headers)
             except urllib.error.HTTPError as again:
                 raise self._refused(image, again) from None
-        digest = response.get("Docker-Content-Digest", "")
+        digest = str(response.get("Docker-Content-Digest", ""))
         if not _DIGEST.match(digest):
             raise RegistryError(
                 f"{image.tagged}: the registry answered without a sha256 Docker-Content-Digest"
