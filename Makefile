@@ -10,7 +10,7 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy cost diagram prices clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy bootstrap cost diagram prices clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -34,6 +34,14 @@ test: deps ## lint, type-check and the whole pytest suite
 	$(BIN)/ruff format --check infra app.py tests
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2
+
+# Once per account and region (and again when a change adds a resource type): the CDK bootstrap
+# with least-privilege execution policies and the permissions boundary, derived from the
+# synthesized templates. Needs an admin's credentials. Exit codes: python -m infra bootstrap -h.
+bootstrap: $(VENV)/.installed ## cdk bootstrap with least-privilege policies: make bootstrap ENV=dev
+	@if [ "$(ENV)" = all ]; then echo "make bootstrap: name one environment, e.g. make bootstrap ENV=dev" >&2; exit 2; fi
+	$(PYTHON) -m infra synth --env $(ENV)
+	$(PYTHON) -m infra bootstrap --env $(ENV)
 
 # ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... lets named stateful replacements through.
 diff: $(VENV)/.installed ## templates and manifests vs. BASE (git ref) or BASE_ENV; guard on state
