@@ -10,7 +10,7 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy bootstrap cost diagram prices clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy bootstrap checkov cost diagram prices clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -34,6 +34,15 @@ test: deps ## lint, type-check and the whole pytest suite
 	$(BIN)/ruff format --check infra app.py tests
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2
+
+# checkov on each environment's CloudFormation templates; only CDK's own provider Lambdas may
+# fail (infra/checkov_report.py, docs/security.md). About a minute per environment.
+checkov: $(VENV)/.installed $(VENV)-checkov/.installed ## checkov on the synthesized templates: make checkov [ENV=prod]
+	$(PYTHON) -m infra synth $(if $(filter-out all,$(ENV)),--env $(ENV))
+	rm -rf cdk.out/checkov && mkdir -p cdk.out/checkov
+	cp cdk.out/twenty-$(if $(filter-out all,$(ENV)),$(ENV),*)-*.template.json cdk.out/checkov/
+	$(VENV)-checkov/bin/checkov -d cdk.out/checkov --framework cloudformation --quiet --compact --skip-download -o json > cdk.out/checkov-cfn.json || true
+	$(PYTHON) -m infra checkov-report --results cdk.out/checkov-cfn.json
 
 # Once per account and region (and again when a change adds a resource type): the CDK bootstrap
 # with least-privilege execution policies and the permissions boundary, derived from the

@@ -1,4 +1,5 @@
-"""`lock-hashes`: turn exact pins into a hash-checked lock file (make lock)."""
+"""`lock-hashes`: turn exact pins into a hash-checked lock file (make lock); `checkov-report`:
+judge checkov's CloudFormation results (make checkov)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,24 @@ def _lock_hashes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkov_report(args: argparse.Namespace) -> int:
+    from infra.checkov_report import judge
+
+    code, lines = judge(Path(args.results))
+    for line in lines:
+        print(line)
+    print(f"checkov-report: {'only CDK-internal failures' if code == 0 else 'see findings'}")
+    return code
+
+
 def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    report = commands.add_parser(
+        "checkov-report",
+        help="judge checkov's CloudFormation JSON: only CDK-internal Lambdas may fail "
+        "(exit 0 ok, 1 findings, 2 unreadable)",
+    )
+    report.add_argument("--results", required=True, help="checkov -o json output")
+    report.set_defaults(run=_checkov_report)
     lock = commands.add_parser(
         "lock-hashes",
         help="write a lock with sha256 hashes from exact pins (exit 0 written, 2 bad input)",

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.stateful import pin_logical_id
+from infra.nag import skip_checkov
 
 
 class AccessLogBucket(Construct):
@@ -43,3 +44,9 @@ class AccessLogBucket(Construct):
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         pin_logical_id(self.bucket, logical_id)
+        skip_checkov(
+            self.bucket,
+            "CKV_AWS_18",
+            "This bucket is the access-log destination; logging it would log its own log "
+            "deliveries (S3 advises against a bucket logging into itself)",
+        )

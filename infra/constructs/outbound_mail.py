@@ -50,13 +50,17 @@ class OutboundMail(Construct):
             mail_from_behavior_on_mx_failure=ses.MailFromBehaviorOnMxFailure.USE_DEFAULT_VALUE,
         )
         self.smtp_user = iam.User(self, "SmtpUser", user_name=smtp_user_name(environment))
-        self.smtp_user.add_to_principal_policy(
+        # The right to send goes to a group the user is in, not to the user (CIS: policies on
+        # groups or roles only); the user exists only because SES SMTP needs an access key.
+        self.smtp_group = iam.Group(self, "SmtpSenders")
+        self.smtp_group.add_to_policy(
             iam.PolicyStatement(
                 actions=["ses:SendRawEmail"],
                 resources=[self.identity.email_identity_arn],
                 conditions={"StringEquals": {"ses:FromAddress": sender_address}},
             )
         )
+        self.smtp_user.add_to_group(self.smtp_group)
         # A customer-managed key like every other secret's: its use is logged under a key of the
         # estate, and its policy (IAM delegation) is the estate's, not the AWS managed key's.
         self.key = retained_key(

@@ -469,6 +469,8 @@ FREE: dict[str, str] = {
     "AWS::IAM::Policy": "IAM has no charge",
     "AWS::IAM::ManagedPolicy": "IAM has no charge",
     "AWS::IAM::User": "IAM has no charge",
+    "AWS::IAM::Group": "IAM has no charge",
+    "AWS::IAM::UserToGroupAddition": "IAM has no charge",
     "AWS::IAM::InstanceProfile": "IAM has no charge",
     "AWS::IAM::OIDCProvider": "IAM has no charge",
     "AWS::KMS::Alias": "no charge",

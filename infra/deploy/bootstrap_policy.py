@@ -106,7 +106,7 @@ def execution_policies(types: Iterable[str], site: Site) -> list[dict[str, Any]]
     others = sorted(a for a in actions if not a.startswith("iam:"))
     estate = [
         _arn(site, f"{kind}/twenty-{env}-*")
-        for kind in ("role", "user", "policy", "instance-profile")
+        for kind in ("role", "user", "policy", "instance-profile", "group")
     ]
     iam_statements = [
         _statement(
