@@ -1,6 +1,6 @@
-"""`python -m infra <command>`: the estate's tools (validate, synth, diff, deploy, config-docs,
-cost, diagram, prices, lock-hashes, and the day-2 operations preflight, pin-ami, verify,
-smtp-credentials).
+"""`python -m infra <command>`: the estate's tools (validate, synth, diff, deploy, bootstrap,
+config-docs, cost, diagram, prices, lock-hashes, checkov-report, and the day-2 operations
+preflight, pin-ami, pin-images, verify, smtp-credentials).
 
 Bad input never produces a traceback: one line naming the file, the field and the fix, exit 2.
 """
