@@ -131,7 +131,7 @@ def test_custom_resources_validate_against_the_crd_schemas(env: str) -> None:
             jsonschema.validate(manifest, external)
             assert manifest["spec"]["secretStoreRef"]["kind"] == "ClusterSecretStore"
             checked += 1
-    assert checked == 3
+    assert checked >= 3
 
 
 def test_cluster_store_validates_and_serves_the_crm_namespace_only(
@@ -149,7 +149,9 @@ def test_cluster_store_validates_and_serves_the_crm_namespace_only(
     ]
     (store,) = stores
     jsonschema.validate(store, schema)
-    assert store["spec"]["conditions"] == [{"namespaces": [f"twenty-{env}"]}]
+    # The CRM's namespace (and any other namespace that declares ExternalSecrets, by name).
+    (condition,) = store["spec"]["conditions"]
+    assert f"twenty-{env}" in condition["namespaces"] and "default" not in condition["namespaces"]
     bad = json.loads(json.dumps(store))
     bad["spec"]["conditions"] = [{"namespaces": f"twenty-{env}"}]
     with pytest.raises(jsonschema.ValidationError):
