@@ -172,3 +172,26 @@ def test_bootstrap_refuses_other_accounts_and_missing_templates(tmp_path: Path) 
         bootstrap(cfg, tmp_path, None, "999999999999")
     with pytest.raises(UnusableError, match="make synth ENV="):
         bootstrap(cfg, tmp_path, None, cfg.account)
+
+
+def test_put_policy_updates_in_place_within_five_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.deploy.bootstrap import put_policy
+
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "123456789012")
+    arn = "arn:aws:iam::123456789012:policy/twenty-dev-cfn-execution-1"
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        outcomes = []
+        for n in range(7):
+            document = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": f"s3:Get{n}", "Resource": "*"}],
+            }
+            outcomes.append(put_policy(iam, arn, "twenty-dev-cfn-execution-1", document, "t"))
+        assert outcomes == ["created"] + ["updated"] * 6
+        assert put_policy(iam, arn, "twenty-dev-cfn-execution-1", document, "t") == "unchanged"
+        versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+        assert len(versions) == 5
+        (default,) = [v for v in versions if v["IsDefaultVersion"]]
+        current = iam.get_policy_version(PolicyArn=arn, VersionId=default["VersionId"])
+        assert current["PolicyVersion"]["Document"] == document
