@@ -10,17 +10,17 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy cost diagram prices clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy bootstrap checkov cost diagram prices clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(VENV)-checkov/.installed: requirements-checkov.lock
 	test -x $(VENV)-checkov/bin/python || python3 -m venv $(VENV)-checkov
-	$(VENV)-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.lock
+	$(VENV)-checkov/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.lock
 	touch $@
 
 deps: $(VENV)/.installed $(VENV)-checkov/.installed
@@ -35,6 +35,23 @@ test: deps ## lint, type-check and the whole pytest suite
 	$(BIN)/ruff format --check infra app.py tests
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --maxschedchunk 1
+
+# checkov on each environment's CloudFormation templates; only CDK's own provider Lambdas may
+# fail (infra/checkov_report.py, docs/security.md). About a minute per environment.
+checkov: $(VENV)/.installed $(VENV)-checkov/.installed ## checkov on the synthesized templates: make checkov [ENV=prod]
+	$(PYTHON) -m infra synth $(if $(filter-out all,$(ENV)),--env $(ENV))
+	rm -rf cdk.out/checkov && mkdir -p cdk.out/checkov
+	cp cdk.out/twenty-$(if $(filter-out all,$(ENV)),$(ENV),*)-*.template.json cdk.out/checkov/
+	$(VENV)-checkov/bin/checkov -d cdk.out/checkov --framework cloudformation --quiet --compact --skip-download -o json > cdk.out/checkov-cfn.json || true
+	$(PYTHON) -m infra checkov-report --results cdk.out/checkov-cfn.json
+
+# Once per account and region (and again when a change adds a resource type): the CDK bootstrap
+# with least-privilege execution policies and the permissions boundary, derived from the
+# synthesized templates. Needs an admin's credentials. Exit codes: python -m infra bootstrap -h.
+bootstrap: $(VENV)/.installed ## cdk bootstrap with least-privilege policies: make bootstrap ENV=dev
+	@if [ "$(ENV)" = all ]; then echo "make bootstrap: name one environment, e.g. make bootstrap ENV=dev" >&2; exit 2; fi
+	$(PYTHON) -m infra synth --env $(ENV)
+	$(PYTHON) -m infra bootstrap --env $(ENV)
 
 # ALLOW_DESTRUCTIVE=<env>/<stack>/<logical id>,... lets named stateful replacements through.
 diff: $(VENV)/.installed ## templates and manifests vs. BASE (git ref) or BASE_ENV; guard on state
@@ -74,8 +91,15 @@ config-docs: $(VENV)/.installed ## regenerate docs/config-reference.md
 bench: $(VENV)/.installed ## whole-estate synth time vs. a bare App (median of 5)
 	$(PYTHON) -m infra.bench
 
-lock: ## re-pin requirements.lock after changing requirements.txt
-	$(PYTHON) -m pip install --quiet -r requirements.txt && $(PYTHON) -m pip freeze > requirements.lock
+# Resolves requirements.txt into exact pins, then writes both locks with the sha256 of each pinned
+# file as pip fetches it through its configured index (python -m infra lock-hashes; the same
+# pins give the same file). Every install above is --require-hashes.
+lock: $(VENV)/.installed $(VENV)-checkov/.installed ## re-pin requirements.lock (with hashes) after changing requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PYTHON) -m pip freeze --exclude-editable > requirements.pins
+	$(PYTHON) -m infra lock-hashes --pins requirements.pins --output requirements.lock
+	$(PYTHON) -m infra lock-hashes --pins requirements-checkov.lock --output requirements-checkov.lock --python $(VENV)-checkov/bin/python
+	rm -f requirements.pins
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,12 @@ from infra.templating import template_environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "database"
 STANZA = "twenty"
+# What `python -m infra verify` runs on the host (the fixed step of the SSM document
+# twenty-<env>-pgbackrest-info): root runs it, pgBackRest reads as postgres.
+PGBACKREST_INFO = f"runuser -u postgres -- pgbackrest --stanza={STANZA} --output=json info"
+# That document's purpose (infra.naming.ssm_document_name) and execution timeout.
+PGBACKREST_INFO_DOCUMENT = "pgbackrest-info"
+PGBACKREST_INFO_TIMEOUT_SECONDS = 120
 APP_ROLE = "twenty"
 ADMIN_ROLE = "postgres"
 DATABASE_NAME = "twenty"

@@ -151,6 +151,7 @@ class EstateParts:
             frontend_target_group=edge.frontend_target_group,
             backend_target_group=edge.backend_target_group,
             database_host=database.host,
+            database_address=database.instance.instance_private_ip,
             database_port=database.port,
             database_name=database.database_name,
             database_credentials=database.app_credentials,
@@ -165,6 +166,8 @@ class EstateParts:
             app_secret=data.app_secret,
             encryption_key=data.encryption_key,
             crm_role=data.crm_role,
+            secret_reader_role=cluster.external_secrets.role,
+            target_registrar_role=cluster.load_balancer_controller.role,
         )
 
     @cached_property

@@ -23,7 +23,7 @@ from infra import scaling, twenty
 from infra.config import EmailConfig, WorkloadConfig, WorkloadsConfig, smtp_endpoint
 from infra.config.workloads import JOB_WAIT_SECONDS
 from infra.database_host import STANZA
-from infra.naming import namespace
+from infra.naming import namespace, ssm_document_name
 from infra.prometheus import TWENTY_METRICS, TWENTY_METRICS_PORT_NAME
 from infra.templating import template_environment
 
@@ -42,6 +42,8 @@ BACKUP_UNIT_PREFIX = "twenty-pgbackrest-"
 # be scheduled and pull the image: a deploy reports the Job's real outcome, never a time-out
 # while the Job still runs. A longer upgrade is run by hand (docs/runbooks/upgrade.md).
 MIGRATION_DEADLINE_SECONDS = JOB_WAIT_SECONDS - 120
+# The backup gate's SSM document: `twenty-<env>-upgrade-backup` (infra.naming.ssm_document_name).
+UPGRADE_BACKUP_DOCUMENT = "upgrade-backup"
 # Where every Twenty container finds the database host's CA certificate (a Secret volume).
 DATABASE_CA_DIRECTORY = "/etc/twenty-database-ca"
 DATABASE_CA_FILE = f"{DATABASE_CA_DIRECTORY}/ca.crt"
@@ -79,6 +81,8 @@ class ManifestInputs:
     app_secret: str
     encryption_key_secret: str
     database_host: str
+    # The host's private IPv4 address: the pods' only PostgreSQL destination (NetworkPolicy).
+    database_address: str
     database_port: int
     database_name: str
     database_secret: str
@@ -198,15 +202,10 @@ def upgrade_backup_host_script() -> str:
     return template.render(stanza=STANZA, unit_prefix=BACKUP_UNIT_PREFIX) + "\n"
 
 
-def upgrade_backup_ssm_parameters(workloads: WorkloadsConfig) -> str:
-    """The AWS-RunShellScript parameters (JSON): the host script's lines and the execution
-    timeout, the gate's own timeout (the host stops when the gate stops waiting)."""
-    return json.dumps(
-        {
-            "commands": upgrade_backup_host_script().splitlines(),
-            "executionTimeout": [str(workloads.upgrade_backup.timeout_seconds)],
-        }
-    )
+def upgrade_backup_document_name(environment: str) -> str:
+    """The SSM Command document the gate sends (the crm stack creates it with the host script
+    as its fixed steps; the gate's role may send nothing else)."""
+    return ssm_document_name(environment, UPGRADE_BACKUP_DOCUMENT)
 
 
 def phase_of(template: Path) -> str:
@@ -252,8 +251,8 @@ def render_phases(inputs: ManifestInputs) -> dict[str, list[dict[str, Any]]]:
         "backup_job_name": inputs.backup_job_prefix,
         "upgrade_backup": inputs.workloads.upgrade_backup,
         "upgrade_backup_script": upgrade_backup_script(),
-        "upgrade_backup_parameters": upgrade_backup_ssm_parameters(inputs.workloads),
         "keda": _keda_context(inputs),
+        "upgrade_backup_document": upgrade_backup_document_name(inputs.environment),
     }
     phases: dict[str, list[dict[str, Any]]] = {name: [] for name in PHASES}
     for path in template_files():

@@ -35,3 +35,17 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> NagAcknowle
         raise ValueError(f"nag acknowledgement of {rule_id} needs a concrete reason: {reason!r}")
     Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
     return NagAcknowledgement(path=construct.node.path, rule_id=rule_id, reason=reason)
+
+
+def skip_checkov(construct: IConstruct, check_id: str, reason: str) -> None:
+    """Record a checkov skip, with its reason, in the resource's template metadata (checkov
+    reads `Metadata.checkov.skip`); docs/security.md lists every one."""
+    from aws_cdk import CfnResource
+
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    assert isinstance(resource, CfnResource), f"{construct.node.path} has no CfnResource"
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(f"checkov skip of {check_id} needs a concrete reason: {reason!r}")
+    metadata = resource.get_metadata("checkov") or {"skip": []}
+    metadata["skip"].append({"id": check_id, "comment": reason})
+    resource.add_metadata("checkov", metadata)

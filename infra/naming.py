@@ -67,6 +67,18 @@ def partition_of(region: str) -> str:
     return "aws"
 
 
+def ssm_document_name(environment: str, purpose: str) -> str:
+    """Name of one of the environment's SSM Command documents (infra/constructs/
+    ssm_command_document.py), e.g. `twenty-dev-upgrade-backup`: the senders derive it."""
+    return f"twenty-{environment}-{purpose}"
+
+
+def permissions_boundary_name(environment: str) -> str:
+    """The managed policy `make bootstrap` creates and every role and user of the estate
+    carries as its permissions boundary (infra/deploy/bootstrap_policy.py)."""
+    return f"twenty-{environment}-permissions-boundary"
+
+
 def deploy_role_name(environment: str) -> str:
     """The GitHub deploy role (stack twenty-<env>-cicd), named so the workflow derives its ARN."""
     return f"twenty-{environment}-github-deploy"

@@ -27,6 +27,8 @@ def test_inputs(cfg: EnvironmentConfig) -> ManifestInputs:
         app_secret=f"twenty/{env}/app-secret",
         encryption_key_secret=f"twenty/{env}/encryption-key",
         database_host=f"test-database.{env}.internal",
+        # An address of the first private subnet (the host's subnet is one of them).
+        database_address=str(next(cfg.network.private_subnets[0].hosts()) + 9),
         database_port=5432,
         database_name="twenty",
         database_secret=f"twenty/{env}/database-app-credentials",

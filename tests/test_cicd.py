@@ -83,7 +83,10 @@ def test_role_may_only_assume_the_bootstrap_roles(synthesized: SynthesizedEstate
     template = synthesized.template_json(f"twenty-{env}-cicd")
     role = _resources(template, "AWS::IAM::Role")["DeployRole"]["Properties"]
     assert "ManagedPolicyArns" not in role and "Policies" not in role
-    assert "PermissionsBoundary" not in role
+    # The estate's boundary, like every role (docs/security.md): no IAM writes through it.
+    assert role["PermissionsBoundary"] == (
+        f"arn:aws:iam::{cfg.account}:policy/twenty-{env}-permissions-boundary"
+    )
     (policy,) = _resources(template, "AWS::IAM::Policy").values()
     assert policy["Properties"]["Roles"] == [{"Ref": "DeployRole"}]
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [

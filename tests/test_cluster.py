@@ -15,6 +15,7 @@ from aws_cdk import aws_eks_v2 as eks
 
 from infra.app import cdk_context
 from infra.config import EnvironmentConfig
+from infra.constructs.addons.aws_load_balancer_controller import is_read, read_actions
 from infra.constructs.addons.cluster_autoscaler import discovery_tags
 from infra.stacks.cluster import TIERS, ClusterStack
 from infra.stacks.network import NetworkStack
@@ -395,30 +396,24 @@ def test_controllers_use_pod_identity(synthesized, env: str):
     }
 
 
-def test_load_balancer_controller_mutations_need_cluster_tag(synthesized, env: str):
+def test_load_balancer_controller_only_reads_here(synthesized, env: str, cfg):
+    """Its writes (target registrations) come from the crm stack, on two target groups."""
     statements = _policy_statements(synthesized, env, "AwsLoadBalancerController")
-    creates = [s for s in statements if "elasticloadbalancing:CreateLoadBalancer" in s["Action"]]
-    assert creates and all(
-        "aws:RequestTag/elbv2.k8s.aws/cluster" in json.dumps(s["Condition"]) for s in creates
-    )
+    (describe,) = statements
+    assert describe["Resource"] == "*" and "Condition" not in describe
+    assert describe["Action"] == read_actions(cfg.cluster.addons.aws_load_balancer_controller)
+    assert all(is_read(a) for a in describe["Action"])
+    assert "elasticloadbalancing:DescribeTargetHealth" in describe["Action"]
+    values = _values(_charts(synthesized, env)["aws-load-balancer-controller"]).replace("\\", "")
+    for flag in ("enableShield", "enableWaf", "enableWafv2"):
+        assert f'"{flag}":false' in values, flag
 
 
-def test_external_secrets_limited_to_environment_prefix(synthesized, env: str, cfg):
-    statements = _policy_statements(synthesized, env, "ExternalSecrets")
-    prefix = f"arn:aws:secretsmanager:{cfg.region}:{cfg.account}:secret:twenty/{env}/*"
-    reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
-    assert [s["Resource"] for s in reads] == [prefix]
-    (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
-    assert decrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:SecretARN": prefix}
-    assert decrypt["Condition"]["StringEquals"] == {
-        "kms:ViaService": f"secretsmanager.{cfg.region}.amazonaws.com"
-    }
-    actions = {
-        a
-        for s in statements
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
-    assert not any(a.startswith("secretsmanager:") and "Put" in a for a in actions)
+def test_external_secrets_role_has_no_grant_in_the_cluster_stack(synthesized, env: str):
+    """Its reads are granted by the crm stack, secret by secret (tests/test_external_secrets.py)."""
+    for policy in _resources(synthesized, env, "AWS::IAM::Policy").values():
+        roles = [r["Ref"] for r in policy["Properties"]["Roles"]]
+        assert not any(r.startswith("ExternalSecrets") for r in roles), policy
 
 
 def test_cluster_secret_store(synthesized, env: str, cfg: EnvironmentConfig):
@@ -437,6 +432,9 @@ def test_cluster_secret_store(synthesized, env: str, cfg: EnvironmentConfig):
     assert stores[0]["spec"]["provider"] == {
         "aws": {"service": "SecretsManager", "region": cfg.region}
     }
+    # Only named namespaces (the CRM's) may use the store.
+    (condition,) = stores[0]["spec"]["conditions"]
+    assert f"twenty-{env}" in condition["namespaces"]
 
 
 def test_cluster_autoscaler_discovery_and_scoped_resize(synthesized, env: str, cfg):
@@ -489,7 +487,6 @@ def test_nag_acknowledgements_name_their_constructs(synthesized, env: str):
         "VpcCni/Role",
         "AwsLoadBalancerController/ServiceAccount/Role/DefaultPolicy",
         "ClusterAutoscaler/ServiceAccount/Role/DefaultPolicy",
-        "ExternalSecrets/ServiceAccount/Role/DefaultPolicy",
         "CloudWatchObservability/Role/DefaultPolicy",
         "Keda/ServiceAccount/Role/DefaultPolicy",
     )

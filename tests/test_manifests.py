@@ -402,11 +402,20 @@ def test_network_policies(
         str(c) for c in cfg.network.public_subnets
     ]
     assert alb["ports"] == [{"protocol": "TCP", "port": 3000}]
-    data = policies["allow-data-stores"]["spec"]["egress"][0]
-    assert [b["ipBlock"]["cidr"] for b in data["to"]] == [
+    # PostgreSQL on the host's own address only; Redis (no fixed address) in the private subnets.
+    (database,) = policies["allow-database"]["spec"]["egress"]
+    address = test_inputs(cfg).database_address
+    assert database["to"] == [{"ipBlock": {"cidr": f"{address}/32"}}]
+    assert database["ports"] == [{"protocol": "TCP", "port": 5432}]
+    (redis,) = policies["allow-redis"]["spec"]["egress"]
+    assert [b["ipBlock"]["cidr"] for b in redis["to"]] == [
         str(c) for c in cfg.network.private_subnets
     ]
-    assert {p["port"] for p in data["ports"]} == {5432, 6379}
+    assert redis["ports"] == [{"protocol": "TCP", "port": 6379}]
+    for name, policy in policies.items():
+        for egress in policy["spec"].get("egress", []):
+            if {"protocol": "TCP", "port": 5432} in egress.get("ports", []):
+                assert name == "allow-database", name
     dns = policies["allow-dns"]["spec"]["egress"][0]
     assert {p["port"] for p in dns["ports"]} == {53}
     # The managed scraper (ENIs in the private subnets) reaches the exporter port of the
@@ -432,6 +441,15 @@ def test_network_policies(
     (smtp,) = policies["allow-smtp"]["spec"]["egress"]
     assert smtp["ports"] == [{"protocol": "TCP", "port": cfg.email.smtp_port}]
     assert policies["allow-smtp"]["spec"]["policyTypes"] == ["Egress"]
+    # Only the processes that send mail (the worker runs Twenty's email queue; the backend).
+    assert policies["allow-smtp"]["spec"]["podSelector"]["matchExpressions"][0]["values"] == [
+        "backend",
+        "worker",
+    ]
+    for name, policy in policies.items():
+        for egress in policy["spec"].get("egress", []):
+            if {"protocol": "TCP", "port": cfg.email.smtp_port} in egress.get("ports", []):
+                assert name == "allow-smtp", name
 
 
 def test_phases_in_deployment_order(env: str, cfg: EnvironmentConfig) -> None:

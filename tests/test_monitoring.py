@@ -121,7 +121,15 @@ def test_topic_encrypted_with_rotated_retained_key(synthesized: SynthesizedEstat
         if isinstance(s["Principal"], dict)
     ]
     assert "cloudwatch.amazonaws.com" in services
-    assert "events.amazonaws.com" in services
+    # EventBridge publishes through its own role (identity policy), not the key policy.
+    assert "events.amazonaws.com" not in services
+    role = next(
+        r for k, r in _resources(synthesized, env, "AWS::IAM::Role").items()
+        if k.startswith("BackupFailuresPublishRole")
+    )  # fmt: skip
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
 
 
 def test_topic_refuses_publishing_without_tls(synthesized: SynthesizedEstate, env: str):

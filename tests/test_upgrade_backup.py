@@ -22,9 +22,9 @@ from infra.manifests import (
     SCRIPT_DIR,
     backup_job_name,
     render_phases,
+    upgrade_backup_document_name,
     upgrade_backup_host_script,
     upgrade_backup_script,
-    upgrade_backup_ssm_parameters,
 )
 from tests.conftest import CONFIGS, SynthesizedEstate
 from tests.manifest_inputs import test_inputs
@@ -128,7 +128,7 @@ def _run_gate(
     *,
     send: str = "ok",
     timeout_seconds: int = 60,
-    parameters: str = '{"commands": ["true"]}',
+    document: str = "twenty-test-upgrade-backup",
     drop: str | None = None,
 ) -> GateRun:
     fake = tmp_path / "bin"
@@ -142,7 +142,7 @@ def _run_gate(
         "FAKE_DIR": str(tmp_path),
         "FAKE_SEND": send,
         "INSTANCE_ID": INSTANCE,
-        "SSM_PARAMETERS": parameters,
+        "DOCUMENT_NAME": document,
         "TIMEOUT_SECONDS": str(timeout_seconds),
         "POLL_SECONDS": "0",  # no sleeping in tests: `sleep 0` returns at once
         "COMMENT": "twenty test upgrade: backup gate",
@@ -164,15 +164,16 @@ def _run_gate(
 
 def test_gate_passes_on_success_and_prints_the_label(tmp_path: Path) -> None:
     cfg = CONFIGS[sorted(CONFIGS)[0]]
-    parameters = upgrade_backup_ssm_parameters(cfg.workloads)
-    run = _run_gate(tmp_path, ["Success"], parameters=parameters)
+    document = upgrade_backup_document_name(cfg.name)
+    run = _run_gate(tmp_path, ["Success"], document=document)
     assert run.returncode == 0, run.stderr
     assert "backup label: 20261130-101500F_20251130-120000I" in run.stdout
     send = run.calls[0].split()
     assert send[:2] == ["ssm", "send-command"]
-    assert send[send.index("--document-name") + 1] == "AWS-RunShellScript"
+    assert send[send.index("--document-name") + 1] == document
     assert send[send.index("--instance-ids") + 1] == INSTANCE
-    assert parameters in run.calls[0], "the rendered parameters reach SSM unchanged"
+    # The document's steps are fixed: the gate passes nothing that could become a command.
+    assert "--parameters" not in send
 
 
 def test_gate_waits_while_in_progress(tmp_path: Path) -> None:
@@ -309,9 +310,8 @@ def test_script_files_are_what_the_job_runs(cfg: EnvironmentConfig) -> None:
         (SCRIPT_DIR / "upgrade-backup.sh").read_text(),
     ]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    parameters = json.loads(env["SSM_PARAMETERS"])
-    assert parameters["commands"] == upgrade_backup_host_script().splitlines()
-    assert parameters["executionTimeout"] == [str(cfg.workloads.upgrade_backup.timeout_seconds)]
+    assert env["DOCUMENT_NAME"] == f"twenty-{cfg.name}-upgrade-backup"
+    assert "SSM_PARAMETERS" not in env
     assert env["TIMEOUT_SECONDS"] == str(cfg.workloads.upgrade_backup.timeout_seconds)
     assert len(env["COMMENT"]) <= 100, "SSM refuses a longer comment"
 
@@ -475,12 +475,17 @@ def test_backup_role_may_only_run_the_document_on_the_instance(
     ]  # fmt: skip
     (policy,) = policies
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"RunTheBackupOnTheDatabaseHost", "ReadTheBackupResult"}
+    assert set(statements) == {
+        "RunTheBackupOnTheDatabaseHost",
+        "RunTheBackupOnTheDatabaseHostResult",
+    }
     send = statements["RunTheBackupOnTheDatabaseHost"]
     assert send["Effect"] == "Allow" and send["Action"] == "ssm:SendCommand"
     cfg = CONFIGS[ENV]
     document, instance = send["Resource"]
-    assert document == f"arn:aws:ssm:{cfg.region}::document/AWS-RunShellScript"
+    assert document == (
+        f"arn:aws:ssm:{cfg.region}:{cfg.account}:document/twenty-{ENV}-upgrade-backup"
+    )
     prefix, reference = instance["Fn::Join"][1]
     assert prefix == f"arn:aws:ec2:{cfg.region}:{cfg.account}:instance/"
     output = reference["Fn::GetStackOutput"]
@@ -490,10 +495,30 @@ def test_backup_role_may_only_run_the_document_on_the_instance(
         k for k, v in database["Resources"].items() if v["Type"] == "AWS::EC2::Instance"
     ]
     assert database["Outputs"][output["OutputName"]]["Value"] == {"Ref": instance_id}
-    read = statements["ReadTheBackupResult"]
+    read = statements["RunTheBackupOnTheDatabaseHostResult"]
     assert read["Action"] == "ssm:GetCommandInvocation" and read["Resource"] == "*"
     # Nothing else anywhere in the role: no other action, no wildcard on SendCommand.
     assert "*" not in json.dumps(send)
+
+
+def test_backup_document_runs_the_host_script_and_takes_no_input(
+    crm_template: dict[str, Any],
+) -> None:
+    """The role's only document: the host script, fixed, with the gate's timeout; nothing a
+    sender passes can reach the host (no parameters, no placeholder)."""
+    name, document = _resource(crm_template, "UpgradeBackupDocument", "AWS::SSM::Document")
+    props = document["Properties"]
+    cfg = CONFIGS[ENV]
+    assert props["Name"] == upgrade_backup_document_name(ENV)
+    assert props["DocumentType"] == "Command" and props["UpdateMethod"] == "NewVersion"
+    content = props["Content"]
+    assert "parameters" not in content and "{{" not in json.dumps(content)
+    (step,) = content["mainSteps"]
+    assert step["action"] == "aws:runShellScript"
+    assert step["inputs"]["runCommand"] == upgrade_backup_host_script().splitlines()
+    assert step["inputs"]["timeoutSeconds"] == str(cfg.workloads.upgrade_backup.timeout_seconds)
+    _, backup = _resource(crm_template, "UpgradeBackup4")
+    assert name in backup["DependsOn"], "the document exists before the gate sends it"
 
 
 @pytest.mark.slow

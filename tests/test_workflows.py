@@ -167,8 +167,14 @@ def test_deploy_job_gated_guarded_and_smoke_checked() -> None:
         i for i, s in enumerate(steps) if "configure-aws-credentials" in s.get("uses", "")
     )
     reviewers = next(i for i, r in enumerate(runs) if "required_reviewers" in r)
+    branches = next(i for i, r in enumerate(runs) if "deployment-branch-policies" in r)
     smoke = next(i for i, r in enumerate(runs) if "curl" in r)
     assert reviewers < credentials < deploy < smoke
+    # IAM cannot see the branch: the job checks it, and the gated environment's branch rule,
+    # before it takes credentials.
+    assert branches < credentials
+    assert 'if [ "$GITHUB_REF" != refs/heads/main ]' in runs[branches]
+    assert '"branch:main"' in runs[branches]
     assert steps[reviewers]["if"] == "steps.target.outputs.approval-required == 'true'"
     assert set(steps[credentials]["with"]) >= {"role-to-assume", "aws-region"}
     assert steps[credentials]["with"]["role-to-assume"] == "${{ steps.target.outputs.role-arn }}"

@@ -1,5 +1,6 @@
-"""`python -m infra <command>`: the estate's tools (validate, synth, diff, deploy, config-docs,
-cost, diagram, prices, and the day-2 operations preflight, pin-ami, verify, smtp-credentials).
+"""`python -m infra <command>`: the estate's tools (validate, synth, diff, deploy, bootstrap,
+config-docs, cost, diagram, prices, lock-hashes, checkov-report, and the day-2 operations
+preflight, pin-ami, pin-images, verify, smtp-credentials).
 
 Bad input never produces a traceback: one line naming the file, the field and the fix, exit 2.
 """
@@ -28,11 +29,11 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     # The command modules import EXIT_BAD_INPUT and _Parser from this package, so they are
     # imported once it is complete; the order below is the order `--help` lists the commands.
-    from infra.cli import cost, deploy, docs, estate, operations, review, smtp
+    from infra.cli import cost, deploy, docs, estate, operations, review, smtp, supply_chain
 
     parser = _Parser(prog="python -m infra", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (estate, review, smtp, deploy, cost, docs, operations):
+    for module in (estate, review, smtp, deploy, cost, docs, operations, supply_chain):
         module.add_commands(commands)
     return parser
 

@@ -77,6 +77,16 @@ def refuse_examples(command: str, cfg: EnvironmentConfig, config_file: Path) -> 
         raise UnusableError("\n".join(f"{command}: {line}" for line in problems))
 
 
+def _bootstrap(args: argparse.Namespace) -> int:
+    from infra.config import load_environment
+    from infra.deploy.bootstrap import bootstrap
+    from infra.ops.aws import Aws
+
+    cfg = load_environment(args.env)
+    aws = Aws(cfg.region)
+    return bootstrap(cfg, Path(args.assembly), aws.client("iam"), aws.account())
+
+
 def _deploy_target(args: argparse.Namespace) -> int:
     from infra.cli.operations import environment_file
     from infra.config import load_environment
@@ -137,6 +147,21 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     deploy.add_argument("--report-dir", default="cdk.out", help="assembly, report and outputs")
     deploy.set_defaults(run=_deploy)
+    boot = commands.add_parser(
+        "bootstrap",
+        help="cdk bootstrap with least-privilege execution policies and the estate's "
+        "permissions boundary (make bootstrap ENV=<env>)",
+        description="Create or update twenty-<env>-permissions-boundary and "
+        "twenty-<env>-cfn-execution-<n> (derived from the synthesized templates' resource "
+        "types), then cdk bootstrap the account and region with them.",
+        epilog="exit codes: 0 bootstrapped; 1 cdk bootstrap failed; 2 bad input (missing "
+        "templates, credentials of another account, no credentials)",
+    )
+    boot.add_argument("--env", required=True, help="environment name (config/<env>.yaml)")
+    boot.add_argument(
+        "--assembly", default="cdk.out", help="synthesized templates (make synth ENV=<env>)"
+    )
+    boot.set_defaults(run=_bootstrap)
     target = commands.add_parser(
         "deploy-target",
         help="key=value facts of an environment's deploy job, for $GITHUB_OUTPUT",

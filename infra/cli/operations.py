@@ -1,5 +1,5 @@
-"""`preflight`, `pin-ami` and `verify`: the day-2 operations around a deploy (infra/ops/),
-boto3 only, no CDK import; each prints a report of findings as a table or JSON."""
+"""`preflight`, `pin-ami`, `pin-images` and `verify`: the day-2 operations around a deploy
+(infra/ops/), boto3 only, no CDK import; each prints a report of findings as a table or JSON."""
 
 from __future__ import annotations
 
@@ -85,6 +85,13 @@ def _pin_ami(args: argparse.Namespace) -> int:
     return _print_report(run_pin_ami(cfg, config_file).report, args.json)
 
 
+def _pin_images(args: argparse.Namespace) -> int:
+    from infra.ops.pin_images import run_pin_images
+
+    cfg, config_file = _environment(args)
+    return _print_report(run_pin_images(cfg, config_file).report, args.json)
+
+
 def _verify(args: argparse.Namespace) -> int:
     from infra.ops.verify import VerifyOptions, run_verify
 
@@ -134,6 +141,13 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "write Canonical's current Ubuntu AMI of the region into config/<env>.yaml (refused "
         "once the database stack is deployed)",
         _pin_ami,
+    )
+    _operations_command(
+        commands,
+        "pin-images",
+        "resolve each container image's tag to its digest through the registry's HTTP API "
+        "and write tag@digest into config/<env>.yaml (needs the registries, not AWS)",
+        _pin_images,
     )
     verify = _operations_command(
         commands,

@@ -357,6 +357,7 @@ TAGGED_RESOURCE_TYPES = (
     "AWS::S3::Bucket",
     "AWS::SES::EmailIdentity",
     "AWS::SNS::Topic",
+    "AWS::SSM::Document",
     "AWS::SSM::Parameter",
     "AWS::SecretsManager::Secret",
     "AWS::WAFv2::WebACL",

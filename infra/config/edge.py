@@ -14,7 +14,7 @@ from pydantic import (
 from infra import twenty
 from infra.alb_paths import path_matches
 from infra.config.aws_limits import AwsLimit, cfn, cfn_constraint, elbv2_attribute
-from infra.config.base import Strict, SubfieldError
+from infra.config.base import Strict, SubfieldError, check_log_retention
 
 TlsPolicy = Literal[
     "ELBSecurityPolicy-TLS13-1-2-2021-06",
@@ -179,6 +179,18 @@ class WafConfig(Strict):
         "SizeRestrictions_BODY blocks bodies over 8 KB, which Twenty's GraphQL mutations and "
         "file uploads exceed.",
     )
+
+    log_retention_days: int = Field(
+        default=90,
+        description="Retention of the web ACL's request log group (aws-waf-logs-twenty-<env>; "
+        "authorization and cookie headers redacted), days; a CloudWatch Logs period (1, 3, 5, "
+        "7, 14, 30, 60, 90, ...).",
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _log_retention(cls, days: int) -> int:
+        return check_log_retention(days)
 
     @field_validator("rate_limit")
     @classmethod

@@ -18,8 +18,8 @@ class AlarmTopic(Construct):
 
     CloudWatch alarms publish to an encrypted topic with a resource policy only if both the
     key policy and the topic policy admit the CloudWatch service; the topic policy admits only
-    this account's alarms named `alarm_name_prefix`*. (EventBridge is admitted by the rule's
-    SnsTopic target, which adds its own key and topic grants.)
+    this account's alarms named `alarm_name_prefix`*, the key this account's services only
+    (`aws:SourceAccount`). (EventBridge publishes through a role: BackupFailureRule.)
     """
 
     def __init__(
@@ -46,6 +46,8 @@ class AlarmTopic(Construct):
                 principals=[iam.ServicePrincipal(CLOUDWATCH)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                # Only on behalf of this account's alarms (confused deputy).
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
             )
         )
         self.topic = sns.Topic(

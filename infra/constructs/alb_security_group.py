@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from infra.nag import skip_checkov
+
 
 class AlbSecurityGroup(Construct):
     """`self.security_group`: 80/443 in from anywhere; out only to `workload` on `ports`."""
@@ -38,6 +40,12 @@ class AlbSecurityGroup(Construct):
             self.security_group.add_ingress_rule(
                 ec2.Peer.any_ipv4(), ec2.Port.tcp(port), f"{what} from the internet"
             )
+        skip_checkov(
+            self.security_group,
+            "CKV_AWS_260",
+            "The public ALB's port 80 only answers with a redirect to HTTPS (the listener has "
+            "no other action), so clients that type http:// still arrive",
+        )
         workload_peer = ec2.Peer.security_group_id(workload.security_group_id)
         for port in sorted(set(ports)):
             self.security_group.add_egress_rule(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 
-from aws_cdk import Fn, Stack
+from aws_cdk import Fn, RemovalPolicy, Stack
 from aws_cdk import aws_aps as aps
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
@@ -100,6 +100,9 @@ class ManagedPrometheus(Construct):
                 retention_period_in_days=retention_days
             ),
         )
+        # Its samples are the only record of past behaviour: kept when the stack is deleted or
+        # the resource replaced, like every other stateful resource.
+        self.workspace.apply_removal_policy(RemovalPolicy.RETAIN)
         alarm_topic.admit_service("aps.amazonaws.com", source_arn=self.workspace.attr_arn)
         self.rule_groups = {
             path.stem: aps.CfnRuleGroupsNamespace(

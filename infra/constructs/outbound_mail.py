@@ -17,7 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from infra.constructs.stateful import pin_logical_id
+from infra.constructs.stateful import pin_logical_id, retained_key
 
 
 def smtp_user_name(environment: str) -> str:
@@ -50,17 +50,30 @@ class OutboundMail(Construct):
             mail_from_behavior_on_mx_failure=ses.MailFromBehaviorOnMxFailure.USE_DEFAULT_VALUE,
         )
         self.smtp_user = iam.User(self, "SmtpUser", user_name=smtp_user_name(environment))
-        self.smtp_user.add_to_principal_policy(
+        # The right to send goes to a group the user is in, not to the user (CIS: policies on
+        # groups or roles only); the user exists only because SES SMTP needs an access key.
+        self.smtp_group = iam.Group(self, "SmtpSenders")
+        self.smtp_group.add_to_policy(
             iam.PolicyStatement(
                 actions=["ses:SendRawEmail"],
                 resources=[self.identity.email_identity_arn],
                 conditions={"StringEquals": {"ses:FromAddress": sender_address}},
             )
         )
+        self.smtp_user.add_to_group(self.smtp_group)
+        # A customer-managed key like every other secret's: its use is logged under a key of the
+        # estate, and its policy (IAM delegation) is the estate's, not the AWS managed key's.
+        self.key = retained_key(
+            self,
+            "SmtpSecretKey",
+            description="Encrypts the SES SMTP credentials secret",
+            logical_id="SmtpSecretKey",
+        )
         self.smtp_secret = secretsmanager.Secret(
             self,
             "SmtpCredentials",
             secret_name=smtp_secret_name,
+            encryption_key=self.key,
             description="SES SMTP credentials of Twenty (JSON username/password), written by "
             "`python -m infra smtp-credentials`, never by a template",
             removal_policy=RemovalPolicy.RETAIN,

@@ -7,10 +7,16 @@ positive can be found and its rule switched to count-only in config.
 
 from __future__ import annotations
 
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.config import WafConfig
+from infra.constructs.encrypted_log_group import EncryptedLogGroup
+
+# Request headers that carry credentials: WAF logs them as "REDACTED".
+REDACTED_HEADERS = ("authorization", "cookie")
 
 
 def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
@@ -45,7 +51,14 @@ class LoadBalancerWebAcl(Construct):
     """`self.web_acl` (REGIONAL, default allow), associated with `load_balancer_arn`."""
 
     def __init__(
-        self, scope: Construct, id: str, *, waf: WafConfig, load_balancer_arn: str, metric: str
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        waf: WafConfig,
+        load_balancer_arn: str,
+        metric: str,
+        log_group_name: str,
     ) -> None:
         super().__init__(scope, id)
         rate_limit = wafv2.CfnWebACL.RuleProperty(
@@ -85,3 +98,33 @@ class LoadBalancerWebAcl(Construct):
             resource_arn=load_balancer_arn,
             web_acl_arn=self.web_acl.attr_arn,
         )
+        self.logs = self._request_log(waf, log_group_name)
+
+    def _request_log(self, waf: WafConfig, name: str) -> EncryptedLogGroup:
+        """Every request WAF evaluated, to a KMS-encrypted log group whose name WAF requires
+        to start with `aws-waf-logs-`; the credentials in `REDACTED_HEADERS` never reach it."""
+        group = EncryptedLogGroup(
+            self, "RequestLogs", retention=waf.log_retention_days, purpose="WAF request"
+        )
+        cfn_group = group.log_group.node.default_child
+        assert isinstance(cfn_group, logs.CfnLogGroup)
+        cfn_group.log_group_name = name
+        # WAF wants the log group's ARN without CloudFormation's trailing `:*`.
+        arn = Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[arn],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                for header in REDACTED_HEADERS
+            ],
+        )
+        self.logging.add_dependency(cfn_group)
+        return group

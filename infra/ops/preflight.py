@@ -17,9 +17,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from infra.config import EnvironmentConfig, display_path
-from infra.naming import STACK_PARTS, stack_name
+from infra.naming import STACK_PARTS, partition_of, permissions_boundary_name, stack_name
 from infra.ops.aws import Aws, error_code, find_stack, run_checks, stack_outputs
 from infra.ops.delegation import ParentLookup, check_delegation, dns_parent_delegation
+from infra.ops.pin_images import unpinned_images
 from infra.ops.placeholders import placeholder_problems
 from infra.ops.report import Finding, Report, UnusableError
 
@@ -91,7 +92,7 @@ class Preflight:
 
     def bootstrap_stack(self) -> list[Finding]:
         need = self.bootstrap
-        fix = f"run `npx cdk bootstrap aws://{self.cfg.account}/{self.cfg.region}`"
+        fix = f"run `make bootstrap ENV={self.cfg.name}`"
         stack = find_stack(self.aws.client("cloudformation"), TOOLKIT_STACK)
         if stack is None:
             return [Finding("cdk bootstrap", False, f"no {TOOLKIT_STACK} stack; {fix}")]
@@ -113,6 +114,25 @@ class Preflight:
         ok = version >= need.version
         detail = f"{TOOLKIT_STACK} version {version}, the stacks need >= {need.version}"
         return [Finding("cdk bootstrap", ok, detail if ok else f"{detail}; {fix}")]
+
+    def boundary(self) -> list[Finding]:
+        """Every role the stacks create names this policy as its boundary: without it the
+        first role fails to create, halfway into a deploy."""
+        name = permissions_boundary_name(self.cfg.name)
+        arn = f"arn:{partition_of(self.cfg.region)}:iam::{self.cfg.account}:policy/{name}"
+        try:
+            self.aws.client("iam").get_policy(PolicyArn=arn)
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+            return [
+                Finding(
+                    "permissions boundary",
+                    False,
+                    f"no policy {name}; run `make bootstrap ENV={self.cfg.name}`",
+                )
+            ]
+        return [Finding("permissions boundary", True, name)]
 
     def _instance_types(self, names: set[str]) -> dict[str, dict[str, Any]]:
         pages = self.aws.client("ec2").get_paginator("describe_instance_types")
@@ -238,6 +258,20 @@ def offline_problems(cfg: EnvironmentConfig, config_file: Path) -> list[str]:
     return placeholder_problems(config_file, display_path(config_file))
 
 
+def image_pins(cfg: EnvironmentConfig) -> Finding:
+    """A warning, not a failure: an image without a digest runs whatever its tag points at on
+    the day a node pulls it."""
+    unpinned = unpinned_images(cfg)
+    if not unpinned:
+        return Finding("images", True, "every image is pinned by digest")
+    return Finding(
+        "images",
+        True,
+        f"WARNING: not pinned by digest: {'; '.join(unpinned)}; run python -m infra "
+        f"pin-images --env {cfg.name}",
+    )
+
+
 def run_preflight(
     cfg: EnvironmentConfig,
     config_file: Path,
@@ -266,11 +300,12 @@ def run_preflight(
             ),
         )
     checks = Preflight(cfg, aws, bootstrap, parent_lookup)
-    findings = [Finding("account", True, account)]
+    findings = [Finding("account", True, account), image_pins(cfg)]
     findings += run_checks(
         [
             ("region", checks.region),
             ("cdk bootstrap", checks.bootstrap_stack),
+            ("permissions boundary", checks.boundary),
             ("ami", checks.ami),
             ("quotas", checks.quotas),
             ("dns delegation", checks.delegation),

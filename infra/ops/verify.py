@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from infra.config import EnvironmentConfig
-from infra.database_host import STANZA
+from infra.database_host import PGBACKREST_INFO_DOCUMENT, STANZA
 from infra.naming import (
     BACKUP_VAULT_LOGICAL_ID,
     STACK_PARTS,
     alarm_prefix,
     namespace,
+    ssm_document_name,
     stack_name,
 )
 from infra.ops.aws import Aws, find_stack, run_checks, stack_outputs
@@ -32,8 +33,6 @@ from infra.ops.delegation import ParentLookup, check_delegation, dns_parent_dele
 from infra.ops.report import Finding, Report
 
 COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
-# Run on the database host by SSM Run Command (as root); pgBackRest reads as postgres.
-PGBACKREST_INFO = f"runuser -u postgres -- pgbackrest --stanza={STANZA} --output=json info"
 
 
 @dataclass
@@ -248,11 +247,12 @@ class Verify:
             return [Finding("pgbackrest", False, "the database stack is not deployed")]
         instance = outputs["InstanceId"]
         ssm = self.aws.client("ssm")
+        # The database stack's document runs `pgbackrest info` and nothing else: no parameters,
+        # so the caller needs no right to run arbitrary commands on the host.
         command_id = ssm.send_command(
             InstanceIds=[instance],
-            DocumentName="AWS-RunShellScript",
+            DocumentName=ssm_document_name(self.cfg.name, PGBACKREST_INFO_DOCUMENT),
             Comment="twenty-estate verify: pgbackrest info",
-            Parameters={"commands": [PGBACKREST_INFO]},
             TimeoutSeconds=60,
         )["Command"]["CommandId"]
         start = self.clock.monotonic()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aws_cdk import Environment, Stack, Tags
+from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
 from infra.config import Site
 from infra.nag import NagAcknowledgement, acknowledge
-from infra.naming import stack_name
+from infra.naming import permissions_boundary_name, stack_name
 
 
 class EstateStack(Stack):
@@ -28,6 +29,13 @@ class EstateStack(Stack):
         self.acknowledgements: list[NagAcknowledgement] = []
         for key, value in site.tags:
             Tags.of(self).add(key, value)
+        # Every role and user of the stack (CDK's own provider roles too) carries the estate's
+        # boundary, which `make bootstrap` creates and the execution role requires.
+        iam.PermissionsBoundary.of(self).apply(
+            iam.ManagedPolicy.from_managed_policy_name(
+                self, "PermissionsBoundary", permissions_boundary_name(site.environment)
+            )
+        )
 
     @property
     def availability_zones(self) -> list[str]:

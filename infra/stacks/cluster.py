@@ -23,6 +23,8 @@ from infra.constructs.cluster_log_groups import ClusterLogGroups
 from infra.constructs.eks_control_plane import EksControlPlane
 from infra.constructs.eks_node_group import TierNodeGroup, node_role
 from infra.naming import cluster_name, secret_prefix
+from infra.naming import namespace as crm_namespace
+from infra.scaling import KEDA_NAMESPACE
 from infra.stacks.base import EstateStack
 
 TIERS = ("frontend", "backend")
@@ -122,7 +124,8 @@ class ClusterStack(EstateStack):
             "ExternalSecrets",
             cluster=handle,
             chart_version=versions.external_secrets,
-            secret_name_prefix=self.secret_name_prefix,
+            # the CRM's namespace, and KEDA's for the Redis token its trigger authentication reads
+            namespaces=[crm_namespace(site.environment), KEDA_NAMESPACE],
             replicas=cluster.controller_replicas,
         )
         self.cluster_autoscaler = ClusterAutoscaler(
@@ -245,9 +248,10 @@ class ClusterStack(EstateStack):
             self.acknowledge(
                 alb_policy,
                 f"AwsSolutions-IAM5[Resource::{resource}]",
-                "The AWS Load Balancer Controller's published IAM policy for this release: "
-                "Describe calls cannot be scoped, and mutating calls are limited by the "
-                "elbv2.k8s.aws/cluster resource tag conditions",
+                "AWS Load Balancer Controller: only the EC2 and ELB Describe/Get calls of its "
+                "published policy, which support no resource-level permissions; its only "
+                "writes (Register/DeregisterTargets) are granted by the crm stack on the "
+                "estate's two target groups",
             )
         autoscaler_policy = self.cluster_autoscaler.service_account.role.node.find_child(
             "DefaultPolicy"
@@ -276,12 +280,4 @@ class ClusterStack(EstateStack):
                 "KEDA reads the ALB target groups' request rate with cloudwatch:GetMetricData, "
                 "which supports no resource-level permission or condition key; the role has no "
                 "other action, so it can read metrics and change nothing",
-            )
-        secrets_policy = self.external_secrets.service_account.role.node.find_child("DefaultPolicy")
-        for resource in self.external_secrets.wildcard_resources:
-            self.acknowledge(
-                secrets_policy,
-                f"AwsSolutions-IAM5[Resource::{resource}]",
-                f"External Secrets may read only secrets named {self.secret_name_prefix}*, and "
-                "decrypt only through Secrets Manager for those secrets (encryption context)",
             )

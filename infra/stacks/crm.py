@@ -25,11 +25,15 @@ from constructs import Construct, IValidation
 
 from infra.config import EmailConfig, NetworkConfig, Site, WorkloadsConfig
 from infra.config.workloads import JOB_WAIT_SECONDS
+from infra.constructs.addons.aws_load_balancer_controller import AwsLoadBalancerController
+from infra.constructs.ssm_command_document import SsmCommandDocument
 from infra.manifests import (
     ManifestInputs,
     backup_job_name,
     migration_job_name,
     render_phases,
+    upgrade_backup_document_name,
+    upgrade_backup_host_script,
     write_manifests,
 )
 from infra.stacks.base import EstateStack
@@ -38,8 +42,6 @@ from infra.stacks.base import EstateStack
 CRM_SERVICE_ACCOUNT = "twenty"
 # The service account of the upgrade's backup gate (k8s/14-upgrade-backup-access.yaml.j2).
 BACKUP_SERVICE_ACCOUNT = "twenty-upgrade-backup"
-# The SSM document the gate runs on the database host (AWS-owned: no account in its ARN).
-BACKUP_DOCUMENT = "AWS-RunShellScript"
 # How long the deploy waits for each Job (backup gate, migration). The wait runs inside one
 # invocation of the kubectl handler Lambda, which stops at 15 minutes, so this stays below that.
 # A longer first migration keeps running in the cluster; re-running the deploy then finds the
@@ -76,6 +78,7 @@ class CrmStack(EstateStack):
         frontend_target_group: elbv2.ApplicationTargetGroup,
         backend_target_group: elbv2.ApplicationTargetGroup,
         database_host: str,
+        database_address: str,
         database_port: int,
         database_name: str,
         database_credentials: secretsmanager.ISecret,
@@ -90,6 +93,8 @@ class CrmStack(EstateStack):
         app_secret: secretsmanager.ISecret,
         encryption_key: secretsmanager.ISecret,
         crm_role: iam.IRole,
+        secret_reader_role: iam.IRole,
+        target_registrar_role: iam.IRole,
     ) -> None:
         super().__init__(
             scope, site=site, part="crm", description="Twenty CRM: Kubernetes manifests on EKS"
@@ -108,6 +113,7 @@ class CrmStack(EstateStack):
             app_secret=app_secret.secret_arn,
             encryption_key_secret=encryption_key.secret_arn,
             database_host=database_host,
+            database_address=database_address,
             database_port=database_port,
             database_name=database_name,
             database_secret=database_credentials.secret_arn,
@@ -132,8 +138,9 @@ class CrmStack(EstateStack):
             )
 
         self.namespace = apply("Namespace", "namespace")
+        self.secret_reads = self._secret_reader_policy(site, secret_reader_role)
         self.configuration = apply("Configuration", "config")
-        self.configuration.node.add_dependency(self.namespace)
+        self.configuration.node.add_dependency(self.namespace, self.secret_reads)
         self.pod_identity = eks.CfnPodIdentityAssociation(
             self,
             "CrmPodIdentity",
@@ -142,7 +149,18 @@ class CrmStack(EstateStack):
             service_account=CRM_SERVICE_ACCOUNT,
             role_arn=crm_role.role_arn,
         )
-        self.backup_role = self._backup_role(site, database_instance_id)
+        self.backup_document = SsmCommandDocument(
+            self,
+            "UpgradeBackupDocument",
+            document_name=upgrade_backup_document_name(site.environment),
+            description=f"twenty-{site.environment}: the upgrade's backup gate; a pgBackRest "
+            "backup on the database host (k8s/scripts/upgrade-backup-host.sh.j2)",
+            commands=upgrade_backup_host_script().splitlines(),
+            # The host stops the backup when the gate stops waiting for it.
+            timeout_seconds=workloads.upgrade_backup.timeout_seconds,
+            step_name="pgBackRestBackup",
+        )
+        self.backup_role = self._backup_role(site, database_instance_id, self.backup_document)
         self.backup_pod_identity = eks.CfnPodIdentityAssociation(
             self,
             "UpgradeBackupPodIdentity",
@@ -154,7 +172,7 @@ class CrmStack(EstateStack):
         self.backup = apply("UpgradeBackup", "backup")
         # The role with its policy (same stack): the gate's first call must not beat the grant.
         self.backup.node.add_dependency(
-            self.configuration, self.backup_pod_identity, self.backup_role
+            self.configuration, self.backup_pod_identity, self.backup_role, self.backup_document
         )
         self.backup_done = self._wait_for_job(
             "UpgradeBackupSucceeded", cluster, backup_job_name(self.phases), self.backup
@@ -164,11 +182,73 @@ class CrmStack(EstateStack):
         self.migration_done = self._wait_for_job(
             "MigrationSucceeded", cluster, migration_job_name(self.phases), self.migration
         )
+        # The load balancer controller's only writes: the bindings' own target groups.
+        self.target_registrations = iam.Policy(
+            self,
+            "TargetGroupBindingPolicy",
+            roles=[target_registrar_role],
+            statements=[
+                AwsLoadBalancerController.target_statement(
+                    [frontend_target_group.target_group_arn, backend_target_group.target_group_arn]
+                )
+            ],
+        )
         self.workloads = apply("Workloads", "workloads")
-        self.workloads.node.add_dependency(self.migration_done, self.pod_identity)
+        self.workloads.node.add_dependency(
+            self.migration_done, self.pod_identity, self.target_registrations
+        )
         stage = Stage.of(self)
         assert stage is not None
         self.node.add_validation(_ReviewCopy(self, Path(stage.outdir) / "k8s" / site.environment))
+
+    def external_secret_keys(self) -> list[str]:
+        """The Secrets Manager ARNs the ExternalSecrets reference (`remoteRef.key`), in order."""
+        keys = [
+            item["remoteRef"]["key"]
+            for manifests in self.phases.values()
+            for manifest in manifests
+            if manifest["kind"] == "ExternalSecret"
+            for item in manifest["spec"].get("data", [])
+        ]
+        return list(dict.fromkeys(keys))
+
+    def _secret_reader_policy(self, site: Site, role: iam.IRole) -> iam.Policy:
+        """External Secrets' whole grant: read the secrets this stack's ExternalSecrets name (by
+        ARN, derived from the manifests) and decrypt them through Secrets Manager only; never
+        another secret of the environment, such as the database's admin password."""
+        secrets = self.external_secret_keys()
+        any_key = self.format_arn(service="kms", resource="key", resource_name="*")
+        policy = iam.Policy(
+            self,
+            "ExternalSecretsReadPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadTheCrmSecrets",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=secrets,
+                ),
+                iam.PolicyStatement(
+                    sid="DecryptTheCrmSecretsThroughSecretsManager",
+                    actions=["kms:Decrypt"],
+                    resources=[any_key],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{site.region}.amazonaws.com",
+                            "kms:EncryptionContext:SecretARN": secrets,
+                        },
+                    },
+                ),
+            ],
+        )
+        self.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{any_key}]",
+            "kms:Decrypt only through Secrets Manager (kms:ViaService) and only for the "
+            "secrets this stack's ExternalSecrets name (kms:EncryptionContext:SecretARN, exact "
+            "ARNs); the keys belong to the database, data and dns stacks",
+        )
+        return policy
 
     def _wait_for_job(
         self, id: str, cluster: eks.ICluster, name: str, job: eks.KubernetesManifest
@@ -188,9 +268,10 @@ class CrmStack(EstateStack):
         done.node.add_dependency(job)
         return done
 
-    def _backup_role(self, site: Site, instance_id: str) -> iam.Role:
-        """The backup gate's role: run AWS-RunShellScript on the database host and read that
-        command's result; nothing else (not another instance, not another document)."""
+    def _backup_role(self, site: Site, instance_id: str, document: SsmCommandDocument) -> iam.Role:
+        """The backup gate's role: send the backup document (fixed steps, no parameters) to the
+        database host and read the command's result; nothing else (not another instance, not
+        another document, so no other command)."""
         role = iam.Role(
             self,
             "UpgradeBackupRole",
@@ -201,31 +282,19 @@ class CrmStack(EstateStack):
         instance_arn = self.format_arn(
             service="ec2", resource="instance", resource_name=instance_id
         )
-        document_arn = self.format_arn(
-            service="ssm", account="", resource="document", resource_name=BACKUP_DOCUMENT
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="RunTheBackupOnTheDatabaseHost",
-                actions=["ssm:SendCommand"],
-                resources=[instance_arn, document_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadTheBackupResult",
-                actions=["ssm:GetCommandInvocation"],
-                resources=["*"],
-            )
-        )
+        for statement in document.send_statements(
+            instance_arn, sid="RunTheBackupOnTheDatabaseHost"
+        ):
+            role.add_to_policy(statement)
         policy = role.node.find_child("DefaultPolicy").node.default_child
         assert policy is not None
         self.acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "ssm:GetCommandInvocation supports no resource-level permissions (Service "
-            "Authorization Reference, Systems Manager); it only reads command results, and "
-            "the only command this role can send is the backup on the database host",
+            "Authorization Reference, Systems Manager); it only reads command results. "
+            "ssm:SendCommand is limited to the document twenty-<env>-upgrade-backup, whose "
+            "steps are the fixed backup script with no parameters, and to the database host",
         )
         return role
 

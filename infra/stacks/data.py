@@ -117,12 +117,52 @@ class DataStack(EstateStack):
             assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com").with_session_tags(),
             description=f"twenty-{env}: the CRM's pods read and write the file bucket",
         )
-        self.file_bucket.grant_read_write(self.crm_role)
+        self._grant_files(self.crm_role)
 
         CfnOutput(self, "RedisHost", value=self.redis.host)
         CfnOutput(self, "FileBucketName", value=self.file_bucket.bucket_name)
         CfnOutput(self, "CrmRoleArn", value=self.crm_role.role_arn)
         self._acknowledge_findings(redis)
+
+    def _grant_files(self, role: iam.Role) -> None:
+        """What Twenty's S3 driver calls on its bucket, and no more. Deleting is `DeleteObject`
+        only: on the versioned bucket that leaves a delete marker and the old version stays
+        restorable; `DeleteObjectVersion`, which destroys a version, is not granted (nor are
+        object lock, version tagging or bucket writes, which `grant_read_write` would add)."""
+        bucket = self.file_bucket
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListTheFileBucket",
+                actions=["s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation"],
+                resources=[bucket.bucket_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteDeleteFiles",
+                actions=[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    # CopyObject (a move) copies the source's tags when it has any.
+                    "s3:GetObjectTagging",
+                    "s3:PutObjectTagging",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UseTheFileBucketKey",
+                # SSE-KMS: a data key to write, Decrypt to read (and to complete a multipart
+                # upload); through S3 only.
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            )
+        )
 
     @property
     def redis_host(self) -> str:
@@ -163,17 +203,8 @@ class DataStack(EstateStack):
         assert policy is not None
         wildcards = {
             "Resource::<FileBucket.Arn>/*": "The CRM stores attachments under keys it chooses "
-            "at run time; the grant covers the objects of its own bucket only",
-            "Action::s3:GetObject*": "Read of object data, tags and versions (grant_read_write)",
-            "Action::s3:GetBucket*": "Bucket location and versioning lookups the SDK performs",
-            "Action::s3:List*": "Listing the bucket's own objects and multipart uploads",
-            "Action::s3:DeleteObject*": "Deleting attachments the users delete (versioned: the "
-            "old version stays restorable)",
-            "Action::s3:Abort*": "Aborting the CRM's own failed multipart uploads",
-            "Action::kms:GenerateDataKey*": "Writing SSE-KMS objects needs a data key of the "
-            "bucket's key, and only that key is in the resource",
-            "Action::kms:ReEncrypt*": "Copying SSE-KMS objects within the bucket re-encrypts "
-            "under the bucket's key, the only key in the resource",
+            "at run time; the grant covers the objects of its own bucket only, and deleting "
+            "is s3:DeleteObject alone (a delete marker: old versions stay restorable)",
         }
         for finding, reason in wildcards.items():
             self.acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)

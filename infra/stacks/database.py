@@ -15,18 +15,22 @@ from infra.constructs.database_instance import DatabaseInstance
 from infra.constructs.database_security_group import DatabaseSecurityGroup
 from infra.constructs.encrypted_log_group import EncryptedLogGroup
 from infra.constructs.generated_credentials import GeneratedCredentials
+from infra.constructs.ssm_command_document import SsmCommandDocument
 from infra.constructs.stateful import pin_logical_id, retained_key
 from infra.constructs.volume_backup_plan import VolumeBackupPlan
 from infra.database_host import (
     ADMIN_ROLE,
     APP_ROLE,
     DATABASE_NAME,
+    PGBACKREST_INFO,
+    PGBACKREST_INFO_DOCUMENT,
+    PGBACKREST_INFO_TIMEOUT_SECONDS,
     PORT,
     HostInputs,
     metrics_namespace,
     render_host,
 )
-from infra.naming import secret_name
+from infra.naming import secret_name, ssm_document_name
 from infra.stacks.base import EstateStack
 
 BACKUP_TAG_KEY = "twenty-backup"
@@ -177,12 +181,49 @@ class DatabaseStack(EstateStack):
         )
         self.backup_vault = self.snapshots.vault
         self._grant_host(self.host_parts.role, metrics_namespace=metrics_namespace(env))
+        self.pgbackrest_info = self._pgbackrest_info_document(env)
         CfnOutput(self, "InstanceId", value=self.instance.instance_id)
         CfnOutput(self, "HostName", value=self.host)
         CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
         CfnOutput(self, "CaCertificateSecretArn", value=self.ca_certificate.secret_arn)
         CfnOutput(self, "BackupBucketName", value=self.backups.bucket.bucket_name)
         self._acknowledge_findings()
+
+    def _pgbackrest_info_document(self, env: str) -> iam.ManagedPolicy:
+        """`python -m infra verify` reads `pgbackrest info` through this document (its one fixed
+        command), and the managed policy is all an operator's role needs to run it: attach it
+        instead of a right to send AWS-RunShellScript, which is any root command on the host."""
+        document = SsmCommandDocument(
+            self,
+            "PgBackRestInfoDocument",
+            document_name=ssm_document_name(env, PGBACKREST_INFO_DOCUMENT),
+            description=f"twenty-{env}: pgBackRest's backup list as JSON (python -m infra verify)",
+            commands=[PGBACKREST_INFO],
+            timeout_seconds=PGBACKREST_INFO_TIMEOUT_SECONDS,
+            step_name="pgBackRestInfo",
+        )
+        instance_arn = self.format_arn(
+            service="ec2", resource="instance", resource_name=self.instance.instance_id
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "PgBackRestInfoPolicy",
+            managed_policy_name=ssm_document_name(env, PGBACKREST_INFO_DOCUMENT),
+            description=f"twenty-{env}: run the pgbackrest-info document on the database host "
+            "and read its output (for the role that runs python -m infra verify)",
+            statements=document.send_statements(instance_arn, sid="ReadPgBackRestInfo"),
+        )
+        self.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ssm:GetCommandInvocation supports no resource-level permissions (Service "
+            "Authorization Reference, Systems Manager); it only reads command results. "
+            "ssm:SendCommand is limited to the pgbackrest-info document (one fixed read-only "
+            "command, no parameters) and the database host",
+        )
+        CfnOutput(self, "PgBackRestInfoDocumentName", value=document.document_name)
+        CfnOutput(self, "PgBackRestInfoPolicyArn", value=policy.managed_policy_arn)
+        return policy
 
     def _grant_host(self, role: iam.IRole, *, metrics_namespace: str) -> None:
         """What the host does with its role: read its passwords, write backups, ship logs."""

@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.config import DnsConfig, EmailConfig, Site
 from infra.constructs.outbound_mail import OutboundMail
 from infra.constructs.stateful import pin_logical_id
+from infra.nag import skip_checkov
 from infra.naming import secret_name
 from infra.stacks.base import EstateStack
 
@@ -54,6 +55,13 @@ class DnsStack(EstateStack):
             validation=acm.CertificateValidation.from_dns(self.zone),
         )
         pin_logical_id(self.certificate, "Certificate")
+        if any(name.startswith("*.") for name in dns.subject_alternative_names):
+            skip_checkov(
+                self.certificate,
+                "CKV2_AWS_71",
+                "The wildcard name is configured on purpose (dns.subject_alternative_names): "
+                "names under the environment's own zone, validated by DNS in that zone",
+            )
 
         # Outbound mail lives with the zone: its DKIM and MAIL FROM records are records of it.
         self.mail = OutboundMail(

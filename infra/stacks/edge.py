@@ -121,6 +121,7 @@ class EdgeStack(EstateStack):
             waf=edge.waf,
             load_balancer_arn=self.load_balancer.load_balancer_arn,
             metric=self.web_acl_metric_name,
+            log_group_name=f"aws-waf-logs-twenty-{site.environment}",
         ).web_acl
         # The VPC is IPv4 only, so the ALB is IPv4 and the name gets an A record only.
         route53.ARecord(

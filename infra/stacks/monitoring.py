@@ -181,9 +181,11 @@ class MonitoringStack(EstateStack):
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-        self.backup_failures = BackupFailureRule(
+        backup_failures = BackupFailureRule(
             self, "BackupFailures", vault=backup_vault, topic=self.topic
-        ).rule
+        )
+        self.backup_failures = backup_failures.rule
+        self.backup_failures_role = backup_failures.role
         self.prometheus = ManagedPrometheus(
             self,
             "Prometheus",
@@ -282,6 +284,13 @@ class MonitoringStack(EstateStack):
             )
 
     def _acknowledge_findings(self) -> None:
+        self.acknowledge(
+            self.backup_failures_role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "CDK's SnsTopic target grants the publishing role the topic key's data key "
+            "actions; the resource is that one key, and the role can only be assumed by "
+            "EventBridge for this account's rules",
+        )
         if self.grafana is None:
             return
         self.acknowledge(

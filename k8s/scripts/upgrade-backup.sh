@@ -3,9 +3,10 @@
 # through SSM Run Command, for a pgBackRest backup and waits until it has succeeded. The
 # migration Job, and so the new release, starts only after this exits 0.
 #
-# Environment: INSTANCE_ID (the database host), SSM_PARAMETERS (AWS-RunShellScript parameters as
-# JSON: the host's commands and their execution timeout), TIMEOUT_SECONDS (how long to wait in
-# all), POLL_SECONDS (between status polls), COMMENT (shown in the SSM console, <= 100 chars).
+# Environment: INSTANCE_ID (the database host), DOCUMENT_NAME (the SSM Command document whose
+# fixed steps take the backup; it has no parameters and carries its own execution timeout),
+# TIMEOUT_SECONDS (how long to wait in all), POLL_SECONDS (between status polls), COMMENT (shown
+# in the SSM console, <= 100 chars).
 #
 # Exit codes: 0 the backup succeeded (its label is printed); 1 the backup failed, was cancelled
 # or timed out on the host; 2 an input is missing; 3 no result within TIMEOUT_SECONDS; 4 SSM
@@ -14,7 +15,7 @@ set -eu
 
 log() { printf '%s upgrade-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
-for name in INSTANCE_ID SSM_PARAMETERS TIMEOUT_SECONDS POLL_SECONDS; do
+for name in INSTANCE_ID DOCUMENT_NAME TIMEOUT_SECONDS POLL_SECONDS; do
   eval "value=\${${name}:-}"
   if [ -z "$value" ]; then
     log "environment variable ${name} is not set"
@@ -32,7 +33,7 @@ time_left() { [ "$(date +%s)" -lt "$deadline" ]; }
 # that until the deadline; any other refusal is final.
 log "asking ${INSTANCE_ID} for a pgBackRest backup"
 while ! command_id=$(aws ssm send-command --instance-ids "$INSTANCE_ID" \
-  --document-name AWS-RunShellScript --parameters "$SSM_PARAMETERS" \
+  --document-name "$DOCUMENT_NAME" \
   --timeout-seconds "$TIMEOUT_SECONDS" --comment "$COMMENT" \
   --query Command.CommandId --output text 2>"$errors"); do
   if grep -q 'InvalidInstanceId' "$errors" && time_left; then

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from infra.naming import permissions_boundary_name
 from infra.ops.preflight import CANONICAL_OWNER
 from tests.conftest import ROOT
 from tests.ops.conftest import FAKE_CREDENTIALS, NOBLE, REGION, deployable_text
@@ -85,6 +86,14 @@ def test_preflight_against_moto_server(endpoint: str, tmp_path: Path) -> None:
     }
     cfn.create_stack(StackName="CDKToolkit", TemplateBody=json.dumps(template))
     ssm.put_parameter(Name=SSM_PARAMETER, Value="30", Type="String")
+    # What `make bootstrap` creates before a first deploy (infra/deploy/bootstrap.py).
+    boundary = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    client("iam").create_policy(
+        PolicyName=permissions_boundary_name("dev"), PolicyDocument=json.dumps(boundary)
+    )
 
     for path in (ROOT / "config").glob("*.yaml"):
         (tmp_path / path.name).write_text(path.read_text())

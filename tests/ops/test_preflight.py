@@ -44,7 +44,13 @@ def create_stack(aws: Aws, name: str, outputs: dict[str, str] | None = None) -> 
 
 
 def bootstrap(aws: Aws, version: int) -> None:
+    """What `make bootstrap` leaves: the toolkit stack, its version, the boundary policy."""
     create_stack(aws, TOOLKIT_STACK, {"BootstrapVersion": str(version)})
+    aws.client("iam").create_policy(
+        PolicyName="twenty-dev-permissions-boundary",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"NotAction":"iam:*","Resource":"*"}]}',
+    )
     aws.client("ssm").put_parameter(
         Name=REQUIREMENT.ssm_parameter, Value=str(version), Type="String"
     )
@@ -155,9 +161,13 @@ def test_preflight_passes_with_matching_account_ami_and_bootstrap(
     )
     assert report.exit_code == 0, report.as_table()
     assert [f.check for f in report.findings] == [
-        "account", "region", "cdk bootstrap", "ami", "quota vcpus", "quota elastic ips",
-        "dns delegation",
+        "account", "images", "region", "cdk bootstrap", "permissions boundary", "ami",
+        "quota vcpus", "quota elastic ips", "dns delegation",
     ]  # fmt: skip
+    # The committed images carry tags only: a warning that names the command, not a failure.
+    images = report.findings[1]
+    assert images.ok and images.detail.startswith("WARNING: not pinned by digest")
+    assert "pin-images --env dev" in images.detail
 
 
 def test_account_mismatch_stops_at_the_first_check(
@@ -215,7 +225,20 @@ def test_bootstrap(
     ok, detail = details(checks(aws, config_dir).bootstrap_stack())["cdk bootstrap"]
     assert ok is (expected is None), detail
     if expected:
-        assert expected in detail and "cdk bootstrap aws://123456789012/sa-east-1" in detail
+        assert expected in detail and "make bootstrap ENV=dev" in detail
+
+
+def test_permissions_boundary(aws: Aws, config_dir: Path) -> None:
+    """Without the boundary every role of the deploy would fail to create."""
+    ok, detail = details(checks(aws, config_dir).boundary())["permissions boundary"]
+    assert not ok and "make bootstrap ENV=dev" in detail
+    aws.client("iam").create_policy(
+        PolicyName="twenty-dev-permissions-boundary",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+        '"NotAction":"iam:*","Resource":"*"}]}',
+    )
+    ok, detail = details(checks(aws, config_dir).boundary())["permissions boundary"]
+    assert ok and detail == "twenty-dev-permissions-boundary"
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from botocore.stub import ANY, Stubber
 from infra.cli import main
 from infra.naming import STACK_PARTS, stack_name
 from infra.ops.aws import Aws
-from infra.ops.verify import PGBACKREST_INFO, Clock, Verify, VerifyOptions
+from infra.ops.verify import Clock, Verify, VerifyOptions
 from tests.ops.conftest import ACCOUNT, load
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -340,9 +340,9 @@ def stub_run_command(aws: Aws, final: dict[str, Any], pending_polls: int = 1) ->
         {"Command": {"CommandId": COMMAND}},
         {
             "InstanceIds": [INSTANCE],
-            "DocumentName": "AWS-RunShellScript",
+            # The estate's own document (no parameters), never AWS-RunShellScript.
+            "DocumentName": "twenty-dev-pgbackrest-info",
             "Comment": ANY,
-            "Parameters": {"commands": [PGBACKREST_INFO]},
             "TimeoutSeconds": ANY,
         },
     )

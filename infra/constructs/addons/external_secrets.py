@@ -2,11 +2,14 @@
 
 No secret value ever appears in a template or manifest: stacks create secrets in Secrets Manager
 under this environment's prefix, and workloads declare ExternalSecrets against the store here.
+What the operator may read is granted by the stack that declares the ExternalSecrets (crm).
 """
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from collections.abc import Sequence
+
+from aws_cdk import Stack
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -21,9 +24,10 @@ STORE_NAME = "aws-secrets-manager"
 class ExternalSecrets(Construct):
     """The ESO chart, its Pod Identity role, and a ClusterSecretStore for Secrets Manager.
 
-    The role may read only secrets whose name starts with `secret_name_prefix` (e.g.
-    `twenty/dev/`), and decrypt only through Secrets Manager for those secrets, so a store in
-    one environment can never read another environment's secrets.
+    The role gets no permission here: the crm stack, which knows the exact secrets its
+    ExternalSecrets reference, grants it `GetSecretValue` on those ARNs and nothing else (so never
+    `database/admin`). The store serves ExternalSecrets in `namespaces` only (its `conditions`);
+    ClusterExternalSecret and PushSecret, which we do not use, are switched off in the operator.
     """
 
     def __init__(
@@ -33,7 +37,7 @@ class ExternalSecrets(Construct):
         *,
         cluster: eks.ICluster,
         chart_version: str,
-        secret_name_prefix: str,
+        namespaces: Sequence[str],
         replicas: int,
     ) -> None:
         super().__init__(scope, id)
@@ -54,37 +58,7 @@ class ExternalSecrets(Construct):
             identity_type=eks.IdentityType.POD_IDENTITY,
         )
         self.service_account.node.add_dependency(namespace)
-        self.secret_arn_pattern = stack.format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{secret_name_prefix}*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.service_account.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "secretsmanager:GetSecretValue",
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:ListSecretVersionIds",
-                ],
-                resources=[self.secret_arn_pattern],
-            )
-        )
-        any_key = stack.format_arn(service="kms", resource="key", resource_name="*")
-        # Wildcard resources of the role, for the stack's nag acknowledgements.
-        self.wildcard_resources = [self.secret_arn_pattern, any_key]
-        self.service_account.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt"],
-                resources=[any_key],
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"
-                    },
-                    "StringLike": {"kms:EncryptionContext:SecretARN": self.secret_arn_pattern},
-                },
-            )
-        )
+        self.role: iam.IRole = self.service_account.role
         self.chart = pinned_chart(
             self,
             cluster=cluster,
@@ -96,6 +70,10 @@ class ExternalSecrets(Construct):
                 "installCRDs": True,
                 "replicaCount": replicas,
                 "serviceAccount": {"create": False, "name": SERVICE_ACCOUNT},
+                # Not used here; each would let a cluster-scoped object write Secrets into any
+                # namespace (ClusterExternalSecret) or send Secrets out (PushSecret).
+                "processClusterExternalSecret": False,
+                "processPushSecret": False,
             },
         )
         self.chart.node.add_dependency(self.service_account)
@@ -109,7 +87,9 @@ class ExternalSecrets(Construct):
                     "kind": "ClusterSecretStore",
                     "metadata": {"name": STORE_NAME},
                     "spec": {
-                        "provider": {"aws": {"service": "SecretsManager", "region": stack.region}}
+                        "provider": {"aws": {"service": "SecretsManager", "region": stack.region}},
+                        # Only ExternalSecrets in these namespaces may use the store.
+                        "conditions": [{"namespaces": list(namespaces)}],
                     },
                 }
             ],
