@@ -41,6 +41,14 @@ _ENV = template_environment(TEMPLATES)
 
 
 @dataclass(frozen=True)
+class Repository:
+    """A pgBackRest S3 repository other than repo1: its bucket and region."""
+
+    bucket: str
+    region: str
+
+
+@dataclass(frozen=True)
 class HostInputs:
     """What the host's files depend on besides the database config."""
 
@@ -52,6 +60,7 @@ class HostInputs:
     app_secret_name: str
     admin_secret_name: str
     ca_secret_name: str
+    repo2: Repository | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,8 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "vpc_cidr": inputs.vpc_cidr,
         "volume_tag": DATA_VOLUME_TAG,
         "bucket": inputs.backup_bucket_name,
+        "repo2": inputs.repo2,
+        "repos": (1, 2) if inputs.repo2 is not None else (1,),
         "app_secret_name": inputs.app_secret_name,
         "admin_secret_name": inputs.admin_secret_name,
         "ca_secret_name": inputs.ca_secret_name,

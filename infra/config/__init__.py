@@ -60,6 +60,7 @@ from infra.config.loader import (
 )
 from infra.config.monitoring import GrafanaConfig, MonitoringConfig, ServiceLevelConfig
 from infra.config.network import NetworkConfig
+from infra.config.recovery import RecoveryConfig
 from infra.config.workloads import (
     NodeOverheadConfig,
     ProbeConfig,
@@ -105,6 +106,7 @@ __all__ = [
     "NodeOverheadConfig",
     "ProbeConfig",
     "ProbesConfig",
+    "RecoveryConfig",
     "RedisConfig",
     "ServiceLevelConfig",
     "Site",
