@@ -85,6 +85,8 @@ class RenderedHost:
     tls_script: str
     cloudwatch_agent_json: str
     files: tuple[HostFile, ...]
+    # Not a host file: sent by the SSM document twenty-<env>-restore (infra/restore_document.py).
+    restore_script: str
     user_data: str
 
     def user_data_gzip(self) -> bytes:
@@ -179,6 +181,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "app_role": APP_ROLE,
         "admin_role": ADMIN_ROLE,
         "database": DATABASE_NAME,
+        "port": PORT,
         # Leave room for the superuser's reserved slots and the admin's sessions.
         "app_connection_limit": database.app_connection_limit,
     }
@@ -219,6 +222,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         HostFile("/usr/local/sbin/twenty-db-bootstrap", "0750", bootstrap),
     )
     user_data = render("user-data.yaml.j2", files=files)
+    restore_script = render("restore.sh.j2")
     return RenderedHost(
         postgresql_conf=postgresql_conf,
         pg_hba_conf=pg_hba_conf,
@@ -230,4 +234,5 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         cloudwatch_agent_json=agent,
         files=files,
         user_data=user_data,
+        restore_script=restore_script,
     )

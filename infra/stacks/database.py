@@ -7,6 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import DatabaseConfig, NetworkConfig, RecoveryConfig, Site
@@ -34,6 +35,7 @@ from infra.naming import (
     recovery_vault_name,
     secret_name,
 )
+from infra.restore_document import restore_document, restore_document_name
 from infra.stacks.base import EstateStack
 from infra.stacks.recovery import recovery_key_statement
 
@@ -162,6 +164,18 @@ class DatabaseStack(EstateStack):
             ),
             database=database,
         )
+        # ---- restore (issue 22): the fixed-step document `python -m infra restore` sends
+        self.restore_document = ssm.CfnDocument(
+            self,
+            "RestoreDocument",
+            name=restore_document_name(env),
+            document_type="Command",
+            document_format="JSON",
+            update_method="NewVersion",
+            content=restore_document(
+                rendered.restore_script, repositories=2 if recovery_site is not None else 1
+            ),
+        )
         self.security_group = DatabaseSecurityGroup(
             self,
             "Access",
@@ -215,6 +229,7 @@ class DatabaseStack(EstateStack):
         CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
         CfnOutput(self, "CaCertificateSecretArn", value=self.ca_certificate.secret_arn)
         CfnOutput(self, "BackupBucketName", value=self.backups.bucket.bucket_name)
+        CfnOutput(self, "RestoreDocumentName", value=restore_document_name(env))
         self._acknowledge_findings()
 
     def _grant_host(self, role: iam.IRole, *, metrics_namespace: str) -> None:
