@@ -5,20 +5,32 @@ repositories moved to local directories (repo1 = the estate's region, repo2 = th
 region). The backups run as the rendered systemd unit runs them (its ExecStart lines, one per
 repository); the server's archive_command pushes every WAL segment to both. Then repo1 is
 deleted, as a region loss would, and a point-in-time restore from repo2 must return exactly the
-rows committed up to the target time, and no later one.
+rows committed up to the target time, and no later one. That restore is the real one: the
+SSM document's command text (infra/restore_document.py) with the parameters substituted, run by
+/bin/sh, driving the rendered restore script against the test cluster.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import time
 
 from infra.config import EnvironmentConfig
-from infra.database_host import STANZA, HostInputs, RenderedHost, Repository, render_host
+from infra.database_host import (
+    APP_ROLE,
+    STANZA,
+    HostInputs,
+    RenderedHost,
+    Repository,
+    render_host,
+)
+from infra.ops.restore import postgres_time, target_time
+from infra.restore_document import restore_document, substitute
 from tests.conftest import ALL_CONFIGS
 from tests.pg_harness import Cluster, local_pgbackrest_conf, require_servers
-from tests.test_database_server import _batch, _count, _restore, bootstrap
+from tests.test_database_server import _batch, _count, bootstrap
 
 CFG = next(c for _, c in sorted(ALL_CONFIGS.items(), reverse=True) if c.recovery is not None)
 
@@ -63,6 +75,35 @@ def test_rendered_units_back_up_to_both_repositories() -> None:
     )
 
 
+FENCE_FILE = "zz-twenty-restore-fence.conf"
+
+
+def run_restore_document(
+    cluster: Cluster, rendered: RenderedHost, *, target: str, repo: str
+) -> str:
+    """The restore document's text for these parameters, run by /bin/sh as the agent would, on
+    the test cluster (the TWENTY_* locations replace the host's; pg_ctl replaces systemd)."""
+    document = restore_document(rendered.restore_script, repositories=2)
+    text = substitute(document, {"target": target, "repo": repo})
+    script = cluster.root / "restore-document.sh"
+    cluster.write(script, text, mode=0o700)
+    result = cluster.run(
+        ["sh", str(script)],
+        env={
+            "TWENTY_PGDATA": str(cluster.data),
+            "TWENTY_CONF_DIRECTORY": str(cluster.data / "conf.d"),
+            "TWENTY_SERVER_LOG": str(cluster.log),
+            "TWENTY_SOCKET_DIRECTORY": str(cluster.socket_dir),
+            "TWENTY_PORT": str(cluster.port),
+            "TWENTY_PG_CTL_OPTIONS": f"-p {cluster.port} -k {cluster.socket_dir}",
+            "TWENTY_RESTORE_WAIT_SECONDS": "60",
+        },
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def _wal_segments(directory) -> set[str]:
     return {p.name.split("-")[0] for p in directory.rglob("*") if p.is_file() and len(p.name) > 24}
 
@@ -89,13 +130,17 @@ def test_restore_from_repo2_alone_after_repo1_is_lost() -> None:
         _batch(cluster, 1, 1000)
         for command in backup_commands(rendered, "full"):
             cluster.run(["pgbackrest", *command])
+        _batch(cluster, 2, 200)  # after the backups: only WAL replay brings it back
         time.sleep(1.1)
-        target = cluster.psql("SELECT clock_timestamp()")
+        target = cluster.psql(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+            """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+        )
         time.sleep(1.1)
-        _batch(cluster, 2, 500)
+        _batch(cluster, 3, 500)
         # check switches the WAL segment and waits until it is archived to every repository.
         cluster.run(["pgbackrest", f"--stanza={STANZA}", "check"])
-        assert _count(cluster) == [1000, 500]
+        assert _count(cluster) == [1000, 200, 500]
         repo1, repo2 = cluster.root / "repo", cluster.root / "repo2"
         for number in (1, 2):
             info = cluster.run(["pgbackrest", f"--stanza={STANZA}", f"--repo={number}", "info"])
@@ -103,16 +148,20 @@ def test_restore_from_repo2_alone_after_repo1_is_lost() -> None:
         wal1, wal2 = _wal_segments(repo1 / "archive"), _wal_segments(repo2 / "archive")
         assert wal2 and wal1 == wal2, "every WAL segment must land in both repositories"
 
-        # Region loss: repo1 is gone.
+        # Region loss: repo1 is gone. The restore runs as the SSM document runs it: the
+        # document's command text with the parameters substituted, under /bin/sh.
         shutil.rmtree(repo1)
-        _restore(
-            cluster,
-            "--repo=2",
-            "--type=time",
-            f"--target={target}",
-            "--target-action=promote",
-        )
-        assert _count(cluster) == [1000], "repo2 must return exactly the rows up to the target"
-        assert cluster.psql("SELECT pg_is_in_recovery()") == "f"
+        output = run_restore_document(cluster, rendered, target=target, repo="2")
+        result = json.loads(output.splitlines()[-1].removeprefix("result "))
+        assert _count(cluster) == [1000, 200], "repo2 must return exactly the rows up to the target"
+        assert result["in_recovery"] is False and result["tables"] >= 1
+        assert result["restored_time"] is not None
+        assert postgres_time(result["restored_time"]) <= target_time(target)
+        steps = [line.split()[1] for line in output.splitlines() if line.startswith("step ")]
+        assert steps == ["stop_writers", "restore", "replay_wal", "check", "start_writers"]
+        # The fence is lifted: Twenty's role connects over TCP again.
+        assert not (cluster.data / "conf.d" / FENCE_FILE).exists()
+        connected = cluster.tcp("SELECT current_user", user=APP_ROLE, password="drill-app")
+        assert connected.returncode == 0 and connected.stdout.strip() == APP_ROLE, connected.stderr
     finally:
         cluster.destroy()

@@ -214,8 +214,14 @@ class Restore:
         if self.request.target != "latest":
             target = target_time(self.request.target)
             if not isinstance(restored, str):
+                # pgBackRest picked a backup that ended before the target and no commit
+                # followed it up to the target: the database is the backup's end state.
                 findings.append(
-                    Finding("restored time", False, "no transaction was replayed from the WAL")
+                    Finding(
+                        "restored time",
+                        True,
+                        "no transaction between the backup's end and the target to replay",
+                    )
                 )
             else:
                 ok = postgres_time(restored) <= target
