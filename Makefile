@@ -10,7 +10,7 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy cost diagram prices clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench drill lock diff deploy cost diagram prices clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -72,6 +72,11 @@ config-docs: $(VENV)/.installed ## regenerate docs/config-reference.md
 
 bench: $(VENV)/.installed ## whole-estate synth time vs. a bare App (median of 5)
 	$(PYTHON) -m infra.bench
+
+# Real PostgreSQL and pgBackRest (Debian packages); minutes, not part of `make test`.
+SCALE ?= 100
+drill: $(VENV)/.installed ## RTO drill: time backup, restore and WAL replay; writes docs/benchmarks.md
+	$(PYTHON) -m tests.rto_drill --scale $(SCALE)
 
 lock: ## re-pin requirements.lock after changing requirements.txt
 	$(PYTHON) -m pip install --quiet -r requirements.txt && $(PYTHON) -m pip freeze > requirements.lock
