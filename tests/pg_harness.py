@@ -107,6 +107,7 @@ class Cluster:
         env: dict[str, str] | None = None,
         check: bool = True,
         stdin: str | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         merged = {"PATH": f"{self.bin_dir}:/usr/bin:/bin", **self.env, **(env or {})}
         return subprocess.run(
@@ -115,7 +116,7 @@ class Cluster:
             text=True,
             check=check,
             input=stdin,
-            timeout=120,
+            timeout=timeout,
         )
 
     def write(self, path: Path, text: str, mode: int = 0o600) -> None:
