@@ -306,6 +306,22 @@ class Verify:
         if status.get("code", 0) != 0:
             problems.append(f"stanza status: {status.get('message')}")
         detail = f"newest backup is {_age(newest, now)}"
+        # ---- recovery region (issue 22): repo2 must be as fresh as repo1
+        if self.cfg.recovery is not None:
+            in_repo2 = [
+                b["timestamp"]["stop"]
+                for b in backups
+                if b.get("database", {}).get("repo-key") == 2
+            ]
+            if not in_repo2:
+                problems.append("repo2 (the recovery region) has no backup")
+            else:
+                newest2 = datetime.fromtimestamp(max(in_repo2), UTC)
+                detail += f", in repo2 {_age(newest2, now)}"
+                if now - newest2 > self.rpo:
+                    problems.append(
+                        f"repo2 older than rpo_hours {self.cfg.database.backup.rpo_hours}"
+                    )
         if problems:
             detail += "; " + "; ".join(problems) + " (docs/runbooks/database.md)"
         return Finding("pgbackrest", not problems, detail)

@@ -332,6 +332,29 @@ def pgbackrest_info(stop: datetime, code: int = 0) -> str:
     )
 
 
+def test_pgbackrest_repo2_must_be_fresh_with_a_recovery_region(aws: Aws, config_dir: Path) -> None:
+    """qa has a recovery region: a backup in repo1 alone is a finding; one in each passes."""
+    check = Verify(
+        load(config_dir, "qa"),
+        aws,
+        VerifyOptions(wait_seconds=10, poll_seconds=5),
+        FakeClock(),
+        lambda d, p: set(),
+    )
+    info = json.loads(pgbackrest_info(NOW - timedelta(hours=2)))
+    for backup in info[0]["backup"]:
+        backup["database"] = {"id": 1, "repo-key": 1}
+    finding = check._pgbackrest_finding(json.dumps(info))
+    assert not finding.ok and "repo2 (the recovery region) has no backup" in finding.detail
+    info[0]["backup"][0]["database"]["repo-key"] = 2  # the older full backup: 26 h + old
+    finding = check._pgbackrest_finding(json.dumps(info))
+    assert not finding.ok and "repo2 older than rpo_hours" in finding.detail
+    info[0]["backup"].append({**info[0]["backup"][1], "database": {"id": 1, "repo-key": 2}})
+    finding = check._pgbackrest_finding(json.dumps(info))
+    assert finding.ok, finding.detail
+    assert "in repo2 2.0 h old" in finding.detail
+
+
 def stub_run_command(aws: Aws, final: dict[str, Any], pending_polls: int = 1) -> Stubber:
     """moto's Run Command executes nothing: SendCommand and GetCommandInvocation are stubbed."""
     stubber = Stubber(aws.client("ssm"))
