@@ -160,6 +160,7 @@ def test_region_loss_runbook_uses_the_restore_command() -> None:
     text = (ROOT / "docs" / "runbooks" / "region-loss.md").read_text()
     commands = infra_commands(text)
     assert ("restore", ["--env", "--to", "--repo", "--dry-run"]) in commands
+    assert ("recovery-config", ["--env"]) in commands
     assert any(c == "deploy" for c, _ in commands) and any(c == "verify" for c, _ in commands)
 
 
