@@ -22,7 +22,7 @@ FIGURES = DrillFigures(
 
 
 def test_small_drill_restores_every_transaction_and_times_each_phase() -> None:
-    figures = run_drill(PROD, scale=1, wal_seconds=2, say=lambda _: None)
+    figures = run_drill(PROD, scale=1, wal_seconds=1, say=lambda _: None)
     assert figures.database_bytes > 10 * 1024 * 1024
     assert figures.wal_bytes > 0
     for seconds in (figures.backup_seconds, figures.restore_seconds, figures.replay_seconds):
