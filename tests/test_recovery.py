@@ -11,6 +11,7 @@ stacks derive are the names the recovery stack creates: a drift between them is 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +252,34 @@ def test_environment_without_recovery_has_no_copies(synthesized: SynthesizedEsta
         database = _template(synthesized, name, "database")
         [plan] = _of_type(database, "AWS::Backup::BackupPlan").values()
         assert "CopyActions" not in plan["Properties"]["BackupPlan"]["BackupPlanRule"][0]
+
+
+def test_environment_region_ignores_the_recovery_stack(synthesized: SynthesizedEstate) -> None:
+    """Cost and diff read an environment's region from the assembly: the recovery stack's
+    region must not stand in for it (no price file, wrong prices)."""
+
+    from infra.review.assembly import regions_by_environment
+
+    regions = regions_by_environment(Path(synthesized.assembly.directory))
+    for name, cfg in CONFIGS.items():
+        assert regions[name] == cfg.region, name
+
+
+def test_recovery_stack_listed_last_still_not_the_region(tmp_path: Path) -> None:
+    from infra.review.assembly import regions_by_environment
+
+    def stack(name: str, region: str) -> dict[str, Any]:
+        return {
+            "type": "aws:cloudformation:stack",
+            "environment": f"aws://333333333333/{region}",
+            "properties": {"stackName": name},
+        }
+
+    manifest = {
+        "artifacts": {
+            "twenty-prod-network": stack("twenty-prod-network", "sa-east-1"),
+            "twenty-prod-recovery": stack("twenty-prod-recovery", "us-east-1"),
+        }
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert regions_by_environment(tmp_path) == {"prod": "sa-east-1"}
