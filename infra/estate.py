@@ -197,7 +197,11 @@ class EstateParts:
         if cfg.cicd is None or cfg.github_environment is None:
             return None
         return CicdStack(
-            self.scope, site=cfg.site, cicd=cfg.cicd, github_environment=cfg.github_environment
+            self.scope,
+            site=cfg.site,
+            cicd=cfg.cicd,
+            github_environment=cfg.github_environment,
+            recovery_site=cfg.recovery_site,
         )
 
     @cached_property
