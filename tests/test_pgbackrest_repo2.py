@@ -131,6 +131,8 @@ def test_restore_from_repo2_alone_after_repo1_is_lost() -> None:
         for command in backup_commands(rendered, "full"):
             cluster.run(["pgbackrest", *command])
         _batch(cluster, 2, 200)  # after the backups: only WAL replay brings it back
+        # pgBackRest picks the backup set by its stop time, kept in whole seconds: the target
+        # must be more than a second past the backups (0.3 s failed here once).
         time.sleep(1.1)
         target = cluster.psql(
             "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
