@@ -27,7 +27,7 @@ from infra.naming import (
     recovery_vault_name,
     stack_parts,
 )
-from tests.conftest import CONFIGS, SynthesizedEstate
+from tests.conftest import ALL_CONFIGS, CONFIGS, SynthesizedEstate
 
 RECOVERING = [name for name, cfg in sorted(CONFIGS.items()) if cfg.recovery is not None]
 
@@ -283,3 +283,72 @@ def test_recovery_stack_listed_last_still_not_the_region(tmp_path: Path) -> None
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert regions_by_environment(tmp_path) == {"prod": "sa-east-1"}
+
+
+def test_separate_backup_account_admits_the_estate_account_only_to_write() -> None:
+    """recovery.account: the recovery stack's resource policies admit the estate's account
+    (the replication role by name, as a condition: it is created after this stack)."""
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from infra.app import cdk_context
+    from infra.stacks.recovery import RecoveryStack
+
+    prod = ALL_CONFIGS["prod"]
+    assert prod.recovery is not None
+    cfg = prod.model_copy(
+        update={"recovery": prod.recovery.model_copy(update={"account": "444444444444"})}
+    )
+    stack = RecoveryStack(App(context=cdk_context()), cfg=cfg)
+    assert (stack.account, stack.region) == ("444444444444", prod.recovery.region)
+    template = Template.from_stack(stack).to_json()
+    text = json.dumps(template)
+    root = {"AWS": f"arn:aws:iam::{prod.account}:root"}
+    statements = [
+        s
+        for r in template["Resources"].values()
+        for doc in (
+            r["Properties"].get("PolicyDocument"),
+            r["Properties"].get("KeyPolicy"),
+            r["Properties"].get("AccessPolicy"),
+        )
+        if isinstance(doc, dict)
+        for s in doc["Statement"]
+        if s.get("Principal") == root
+    ]
+    sids = {s.get("Sid") for s in statements}
+    assert {
+        "PrimaryAccountWritesCopies",
+        "PrimaryAccountPgBackRest",
+        "PrimaryAccountReplicates",
+        "PrimaryAccountCopiesIn",
+    } <= sids
+    [replicates] = [s for s in statements if s.get("Sid") == "PrimaryAccountReplicates"]
+    assert replicates["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": f"arn:aws:iam::{prod.account}:role/"
+            f"{file_replication_role_name(prod.name)}"
+        }
+    }
+    # Write and read only: deleting a version, a key or a recovery point is nobody's right here.
+    granted = {
+        a
+        for s in statements
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert granted <= {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:DescribeKey",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",  # a delete marker only: Object Lock keeps the version
+        "s3:ReplicateObject",
+        "s3:ReplicateTags",
+        "s3:ObjectOwnerOverrideToBucketOwner",
+        "s3:GetBucketVersioning",
+        "backup:CopyIntoBackupVault",
+    }, granted
+    assert "444444444444" in text
