@@ -352,3 +352,30 @@ def test_separate_backup_account_admits_the_estate_account_only_to_write() -> No
         "backup:CopyIntoBackupVault",
     }, granted
     assert "444444444444" in text
+
+
+def test_separate_backup_account_replication_hands_the_replicas_over() -> None:
+    """Replicas in another account are owned by it (AccessControlTranslation), addressed to it."""
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+    from infra.app import cdk_context
+    from infra.estate import EstateParts
+
+    prod = ALL_CONFIGS["prod"]
+    assert prod.recovery is not None
+    cfg = prod.model_copy(
+        update={"recovery": prod.recovery.model_copy(update={"account": "444444444444"})}
+    )
+    data = Template.from_stack(EstateParts(App(context=cdk_context()), cfg).data).to_json()
+    [rule] = data["Resources"]["FileBucket"]["Properties"]["ReplicationConfiguration"]["Rules"]
+    destination = rule["Destination"]
+    assert destination["Account"] == "444444444444"
+    assert destination["AccessControlTranslation"] == {"Owner": "Destination"}
+    assert destination["Bucket"] == (
+        f"arn:aws:s3:::twenty-prod-files-444444444444-{prod.recovery.region}"
+    )
+    assert (
+        ":444444444444:alias/twenty-prod-recovery"
+        in (destination["EncryptionConfiguration"]["ReplicaKmsKeyID"])
+    )
