@@ -25,6 +25,7 @@ from infra.naming import (
     STACK_PARTS,
     alarm_prefix,
     namespace,
+    recovery_vault_name,
     stack_name,
 )
 from infra.ops.aws import Aws, find_stack, run_checks, stack_outputs
@@ -75,6 +76,8 @@ class Verify:
         self.cloudformation = aws.client("cloudformation")
         self._stacks: dict[str, dict[str, Any] | None] = {}
         self.rpo = timedelta(hours=cfg.database.backup.rpo_hours)
+        # The recovery region's session (tests pass one); made on first use otherwise.
+        self.recovery_aws: Aws | None = None
 
     def stack(self, part: str) -> dict[str, Any] | None:
         name = stack_name(self.cfg.name, part)
@@ -242,6 +245,43 @@ class Verify:
             detail += f", older than rpo_hours {rpo}; check the AWS Backup jobs"
         return [Finding("backup snapshots", ok, detail)]
 
+    # ---- recovery region (issue 22): the snapshot copies arrive in the locked vault
+    def recovery_copies(self) -> list[Finding]:
+        site = self.cfg.recovery_site
+        if site is None:
+            return []
+        vault = recovery_vault_name(self.cfg.name)
+        check = "recovery copies"
+        if site.account != self.cfg.account:
+            return [
+                Finding(
+                    check,
+                    True,
+                    f"vault {vault} is in account {site.account}: check it with that account's "
+                    "credentials (docs/runbooks/region-loss.md)",
+                )
+            ]
+        backup = (self.recovery_aws or Aws(site.region)).client("backup")
+        pages = backup.get_paginator("list_recovery_points_by_backup_vault")
+        times = [
+            point["CreationDate"]
+            for page in pages.paginate(BackupVaultName=vault)
+            for point in page["RecoveryPoints"]
+            if point.get("Status") == "COMPLETED"
+        ]
+        if not times:
+            return [Finding(check, False, f"{site.region} vault {vault} has no completed copy")]
+        newest = max(times)
+        now = self.clock.now()
+        ok = now - newest <= self.rpo
+        detail = f"newest copy in {site.region} vault {vault} is {_age(newest, now)}"
+        if not ok:
+            detail += (
+                f", older than rpo_hours {self.cfg.database.backup.rpo_hours}; check the copy "
+                "jobs (AWS Backup, Jobs, Copy jobs)"
+            )
+        return [Finding(check, ok, detail)]
+
     def pgbackrest(self) -> list[Finding]:
         outputs = self.outputs("database")
         if outputs is None:
@@ -384,6 +424,7 @@ def run_verify(
             ("dns delegation", checks.delegation),
             ("backup snapshots", checks.snapshots),
             ("pgbackrest", checks.pgbackrest),
+            ("recovery copies", checks.recovery_copies),
             ("alarms", checks.alarms),
             ("healthz", checks.healthz),
         ]

@@ -467,3 +467,43 @@ def test_verify_cli_on_an_empty_account_reports_json(
         True,
         True,
     ]
+
+
+@pytest.mark.parametrize(("age_hours", "ok"), [(5, True), (30, False), (None, False)])
+def test_recovery_copies(aws: Aws, config_dir: Path, age_hours: int | None, ok: bool) -> None:
+    """qa copies its snapshots to us-east-1: the newest copy there must be within the RPO.
+    moto has no recovery points: ListRecoveryPointsByBackupVault is stubbed, in that region."""
+    check = Verify(
+        load(config_dir, "qa"),
+        aws,
+        VerifyOptions(wait_seconds=10, poll_seconds=5),
+        FakeClock(),
+        lambda d, p: set(),
+    )
+    check.recovery_aws = Aws("us-east-1")
+    stubber = Stubber(check.recovery_aws.client("backup"))
+    points = (
+        []
+        if age_hours is None
+        else [
+            {
+                "RecoveryPointArn": "arn:aws:ec2:us-east-1::snapshot/snap-1",
+                "BackupVaultName": "twenty-qa-recovery",
+                "CreationDate": NOW - timedelta(hours=age_hours),
+                "Status": "COMPLETED",
+            }
+        ]
+    )
+    stubber.add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": points},
+        {"BackupVaultName": "twenty-qa-recovery"},
+    )
+    stubber.activate()
+    result, detail = only(check.recovery_copies())
+    assert result is ok, detail
+    if age_hours is None:
+        assert "has no completed copy" in detail
+    elif not ok:
+        assert "older than rpo_hours" in detail
+    assert verify(aws, config_dir).recovery_copies() == []  # dev: no recovery region
