@@ -10,7 +10,7 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench lock diff deploy bootstrap checkov cost diagram prices clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench drill lock diff deploy bootstrap checkov cost diagram prices clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -90,6 +90,11 @@ config-docs: $(VENV)/.installed ## regenerate docs/config-reference.md
 
 bench: $(VENV)/.installed ## whole-estate synth time vs. a bare App (median of 5)
 	$(PYTHON) -m infra.bench
+
+# Real PostgreSQL and pgBackRest (Debian packages); minutes, not part of `make test`.
+SCALE ?= 100
+drill: $(VENV)/.installed ## RTO drill: time backup, restore and WAL replay; writes docs/benchmarks.md
+	$(PYTHON) -m tests.rto_drill --scale $(SCALE)
 
 # Resolves requirements.txt into exact pins, then writes both locks with the sha256 of each pinned
 # file as pip fetches it through its configured index (python -m infra lock-hashes; the same

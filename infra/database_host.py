@@ -47,6 +47,14 @@ _ENV = template_environment(TEMPLATES)
 
 
 @dataclass(frozen=True)
+class Repository:
+    """A pgBackRest S3 repository other than repo1: its bucket and region."""
+
+    bucket: str
+    region: str
+
+
+@dataclass(frozen=True)
 class HostInputs:
     """What the host's files depend on besides the database config."""
 
@@ -58,6 +66,7 @@ class HostInputs:
     app_secret_name: str
     admin_secret_name: str
     ca_secret_name: str
+    repo2: Repository | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,8 @@ class RenderedHost:
     tls_script: str
     cloudwatch_agent_json: str
     files: tuple[HostFile, ...]
+    # Not a host file: sent by the SSM document twenty-<env>-restore (infra/restore_document.py).
+    restore_script: str
     user_data: str
 
     def user_data_gzip(self) -> bytes:
@@ -158,6 +169,8 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "vpc_cidr": inputs.vpc_cidr,
         "volume_tag": DATA_VOLUME_TAG,
         "bucket": inputs.backup_bucket_name,
+        "repo2": inputs.repo2,
+        "repos": (1, 2) if inputs.repo2 is not None else (1,),
         "app_secret_name": inputs.app_secret_name,
         "admin_secret_name": inputs.admin_secret_name,
         "ca_secret_name": inputs.ca_secret_name,
@@ -174,6 +187,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "app_role": APP_ROLE,
         "admin_role": ADMIN_ROLE,
         "database": DATABASE_NAME,
+        "port": PORT,
         # Leave room for the superuser's reserved slots and the admin's sessions.
         "app_connection_limit": database.app_connection_limit,
     }
@@ -214,6 +228,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         HostFile("/usr/local/sbin/twenty-db-bootstrap", "0750", bootstrap),
     )
     user_data = render("user-data.yaml.j2", files=files)
+    restore_script = render("restore.sh.j2")
     return RenderedHost(
         postgresql_conf=postgresql_conf,
         pg_hba_conf=pg_hba_conf,
@@ -225,4 +240,5 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         cloudwatch_agent_json=agent,
         files=files,
         user_data=user_data,
+        restore_script=restore_script,
     )

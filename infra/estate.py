@@ -24,6 +24,7 @@ from infra.stacks.dns import DnsStack
 from infra.stacks.edge import EdgeStack
 from infra.stacks.monitoring import MonitoringStack
 from infra.stacks.network import NetworkStack
+from infra.stacks.recovery import RecoveryStack
 
 __all__ = ["OPTIONAL_PARTS", "STACK_PARTS", "Estate", "build_estate", "stack_parts"]
 
@@ -42,10 +43,11 @@ class Estate:
     crm: CrmStack
     monitoring: MonitoringStack
     cicd: CicdStack | None = None
+    recovery: RecoveryStack | None = None
 
     @property
     def stacks(self) -> list[EstateStack]:
-        optional = [self.cicd] if self.cicd is not None else []
+        optional = [s for s in (self.cicd, self.recovery) if s is not None]
         return [
             self.network,
             self.dns,
@@ -115,26 +117,49 @@ class EstateParts:
     @cached_property
     def database(self) -> DatabaseStack:
         network = self.network
-        return DatabaseStack(
+        stack = DatabaseStack(
             self.scope,
             site=self.cfg.site,
             network=self.cfg.network,
             database=self.cfg.database,
             vpc=network.vpc,
             workload_security_group=network.workload_security_group,
+            recovery=self.cfg.recovery,
+            recovery_site=self.cfg.recovery_site,
         )
+        self._after_recovery(stack)
+        return stack
 
     @cached_property
     def data(self) -> DataStack:
         network = self.network
-        return DataStack(
+        stack = DataStack(
             self.scope,
             site=self.cfg.site,
             redis=self.cfg.redis,
             storage=self.cfg.storage,
             vpc=network.vpc,
             workload_security_group=network.workload_security_group,
+            recovery_site=self.cfg.recovery_site,
         )
+        self._after_recovery(stack)
+        return stack
+
+    @cached_property
+    def recovery(self) -> RecoveryStack | None:
+        """The off-region copies' stack, where config has a `recovery` section; it reads no
+        other stack and deploys in the first wave, in the recovery region."""
+        if self.cfg.recovery is None:
+            return None
+        return RecoveryStack(self.scope, cfg=self.cfg)
+
+    def _after_recovery(self, stack: EstateStack) -> None:
+        """`stack` names resources of the recovery stack (no reference CDK could see): deploy
+        it after that stack, whose bucket, vault and key must exist first."""
+        if self.recovery is not None:
+            stack.add_stack_dependency(
+                self.recovery, "names the recovery region's bucket/vault/key"
+            )
 
     @cached_property
     def crm(self) -> CrmStack:
@@ -178,7 +203,11 @@ class EstateParts:
         if cfg.cicd is None or cfg.github_environment is None:
             return None
         return CicdStack(
-            self.scope, site=cfg.site, cicd=cfg.cicd, github_environment=cfg.github_environment
+            self.scope,
+            site=cfg.site,
+            cicd=cfg.cicd,
+            github_environment=cfg.github_environment,
+            recovery_site=cfg.recovery_site,
         )
 
     @cached_property
@@ -221,4 +250,5 @@ def build_estate(scope: Construct, cfg: EnvironmentConfig) -> Estate:
         crm=parts.crm,
         monitoring=parts.monitoring,
         cicd=parts.cicd,
+        recovery=parts.recovery,
     )

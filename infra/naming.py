@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # environment with a `cicd` section has one more. Here, not in infra/estate.py, so that commands
 # can name stacks without importing the CDK.
 STACK_PARTS = ("network", "dns", "edge", "cluster", "database", "data", "crm", "monitoring")
-OPTIONAL_PARTS = ("cicd",)
+OPTIONAL_PARTS = ("cicd", "recovery")
 
 # Pinned logical id of the database stack's AWS Backup vault (verify reads its recovery points).
 BACKUP_VAULT_LOGICAL_ID = "DatabaseBackupVault"
@@ -25,7 +25,8 @@ BACKUP_VAULT_LOGICAL_ID = "DatabaseBackupVault"
 
 def stack_parts(cfg: EnvironmentConfig) -> tuple[str, ...]:
     """The parts `cfg`'s environment has."""
-    return STACK_PARTS + (("cicd",) if cfg.cicd is not None else ())
+    optional = {"cicd": cfg.cicd is not None, "recovery": cfg.recovery is not None}
+    return STACK_PARTS + tuple(part for part in OPTIONAL_PARTS if optional[part])
 
 
 def stack_name(environment: str, part: str) -> str:
@@ -89,3 +90,47 @@ def deploy_role_arn(site: Site) -> str:
         f"arn:{partition_of(site.region)}:iam::{site.account}:role/"
         f"{deploy_role_name(site.environment)}"
     )
+
+
+# --------------------------------------------------------------------------- data and recovery
+# The recovery stack lives in another region (and maybe another account). The primary stacks
+# reach its bucket, vault and key by these names, derived from config alone: no lookup at synth,
+# no cross-region export, and the restore command and the runbook compute the same names.
+
+
+def pgbackrest_bucket_name(site: Site) -> str:
+    """pgBackRest's bucket of `site` (repo1 in the estate's region, repo2 in the recovery
+    region's site): globally unique and known at synth."""
+    return f"twenty-{site.environment}-pgbackrest-{site.account}-{site.region}"
+
+
+def file_bucket_name(site: Site) -> str:
+    """The Twenty file bucket of `site` (its replica, in the recovery region's site)."""
+    return f"twenty-{site.environment}-files-{site.account}-{site.region}"
+
+
+def recovery_vault_name(environment: str) -> str:
+    """The locked AWS Backup vault of the recovery stack that snapshots are copied into."""
+    return f"twenty-{environment}-recovery"
+
+
+def recovery_key_alias(environment: str) -> str:
+    """Alias of the recovery region's KMS key (the primary stacks name the key by it)."""
+    return f"alias/twenty-{environment}-recovery"
+
+
+def file_replication_role_name(environment: str) -> str:
+    """The IAM role S3 assumes to replicate the file bucket (named: the recovery account's
+    bucket policy admits it by name)."""
+    return f"twenty-{environment}-file-replication"
+
+
+def backup_vault_arn(site: Site, vault_name: str) -> str:
+    return (
+        f"arn:{partition_of(site.region)}:backup:{site.region}:{site.account}:"
+        f"backup-vault:{vault_name}"
+    )
+
+
+def key_alias_arn(site: Site, alias: str) -> str:
+    return f"arn:{partition_of(site.region)}:kms:{site.region}:{site.account}:{alias}"

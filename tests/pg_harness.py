@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -121,6 +122,7 @@ class Cluster:
         env: dict[str, str] | None = None,
         check: bool = True,
         stdin: str | None = None,
+        timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         merged = {"PATH": f"{self.bin_dir}:/usr/bin:/bin", **self.env, **(env or {})}
         return subprocess.run(
@@ -129,7 +131,7 @@ class Cluster:
             text=True,
             check=check,
             input=stdin,
-            timeout=120,
+            timeout=timeout,
         )
 
     def write(self, path: Path, text: str, mode: int = 0o600) -> None:
@@ -250,7 +252,7 @@ class Cluster:
 
 
 def local_pgbackrest_conf(rendered: str, *, cluster: Cluster) -> str:
-    """The rendered pgbackrest.conf with its repository moved from S3 to a local directory.
+    """The rendered pgbackrest.conf with its repositories moved from S3 to local directories.
 
     Only where things live changes (repository, spool, log, lock, the cluster's path, port and
     socket); retention, compression, bundling and async archiving stay as rendered.
@@ -259,10 +261,16 @@ def local_pgbackrest_conf(rendered: str, *, cluster: Cluster) -> str:
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read_string(rendered)
     glob = parser["global"]
-    for key in [k for k in glob if k.startswith("repo1-s3-")]:
-        del glob[key]
+    # Every S3 repository (repo1, and repo2 where a recovery region is configured) becomes a
+    # directory of its own: repo1 in `repo`, repoN in `repoN`.
+    repos = sorted({k.split("-")[0] for k in glob if re.fullmatch(r"repo\d+-type", k)})
+    for repo in repos:
+        for key in [k for k in glob if k.startswith(f"{repo}-s3-")]:
+            del glob[key]
+        glob[f"{repo}-type"] = "posix"
+    locations = [(f"{repo}-path", "repo" if repo == "repo1" else repo) for repo in repos]
     for key, sub in (
-        ("repo1-path", "repo"),
+        *locations,
         ("spool-path", "spool"),
         ("log-path", "log"),
         ("lock-path", "lock"),
@@ -271,7 +279,6 @@ def local_pgbackrest_conf(rendered: str, *, cluster: Cluster) -> str:
         if os.geteuid() == 0:
             shutil.chown(cluster.root / sub, "postgres", "postgres")
         glob[key] = str(cluster.root / sub)
-    glob["repo1-type"] = "posix"
     stanza = next(s for s in parser.sections() if s != "global")
     parser[stanza]["pg1-path"] = str(cluster.data)
     parser[stanza]["pg1-port"] = str(cluster.port)

@@ -89,7 +89,7 @@ def test_role_may_only_assume_the_bootstrap_roles(synthesized: SynthesizedEstate
     )
     (policy,) = _resources(template, "AWS::IAM::Policy").values()
     assert policy["Properties"]["Roles"] == [{"Ref": "DeployRole"}]
-    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+    expected = [
         {
             "Sid": "AssumeCdkBootstrapRoles",
             "Action": "sts:AssumeRole",
@@ -97,6 +97,23 @@ def test_role_may_only_assume_the_bootstrap_roles(synthesized: SynthesizedEstate
             "Resource": _bootstrap_roles(cfg),
         }
     ]
+    recovery = cfg.recovery_site
+    if recovery is not None:  # the recovery stack deploys in its own region (and account)
+        assert cfg.cicd is not None
+        q = cfg.cicd.bootstrap_qualifier
+        expected.append(
+            {
+                "Sid": "AssumeRecoveryRegionCdkBootstrapRoles",
+                "Action": "sts:AssumeRole",
+                "Effect": "Allow",
+                "Resource": [
+                    f"arn:aws:iam::{recovery.account}:role/cdk-{q}-{kind}-role-"
+                    f"{recovery.account}-{recovery.region}"
+                    for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
+                ],
+            }
+        )
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == expected
     kinds = {r["Type"] for r in template["Resources"].values()}
     assert kinds == {"AWS::IAM::OIDCProvider", "AWS::IAM::Role", "AWS::IAM::Policy"}
 

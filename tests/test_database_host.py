@@ -14,7 +14,7 @@ import yaml
 from infra.config import EnvironmentConfig
 from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, render_host
 from infra.naming import secret_name
-from infra.stacks.database import backup_bucket_name, log_group_name
+from infra.stacks.database import backup_bucket_name, log_group_name, repo2_of
 from tests.conftest import SynthesizedEstate
 from tests.pg_harness import debian_tool, venv_tool
 
@@ -31,6 +31,7 @@ def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
             app_secret_name=secret_name(cfg.name, "database", "app"),
             admin_secret_name=secret_name(cfg.name, "database", "admin"),
             ca_secret_name=secret_name(cfg.name, "database", "ca-certificate"),
+            repo2=repo2_of(cfg.recovery_site),
         ),
         database=cfg.database,
     )

@@ -23,6 +23,7 @@ EXPECTED_RUNBOOKS = {
     "database.md",
     "failed-deploy.md",
     "kubectl-access.md",
+    "region-loss.md",
     "secrets.md",
     "teardown.md",
     "twenty-release-rollback.md",
@@ -117,3 +118,56 @@ def test_the_check_catches_wrong_names(synthesized: SynthesizedEstate) -> None:
     ]
     right = "kubectl -n twenty-$ENV get pods; twenty-$ENV-crm; twenty/$ENV/app-secret\n"
     assert unknown_names(right, env, synthesized) == []
+
+
+# `python -m infra <command> --flag ...` as the runbooks write it (inside code spans or blocks).
+INFRA_COMMAND = re.compile(r"python -m infra ([a-z][a-z-]*)((?:[ \t]+(?:\\\n)?[^\s`|;&]+)*)")
+
+
+def infra_commands(text: str) -> list[tuple[str, list[str]]]:
+    """Every `python -m infra` command line of `text`: the command and the flags it uses."""
+    return [
+        (command, re.findall(r"(?<!\S)(--[a-z][a-z-]*)", rest))
+        for command, rest in INFRA_COMMAND.findall(text)
+    ]
+
+
+def unknown_commands(text: str) -> list[str]:
+    """Commands and flags the runbook uses that `python -m infra` does not have."""
+    from infra.cli import _parser
+
+    parser = _parser()
+    subparsers = next(
+        a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction)
+    )
+    problems = []
+    for command, flags in infra_commands(text):
+        sub = subparsers.choices.get(command)
+        if sub is None:
+            problems.append(f"command {command}")
+            continue
+        known = {o for a in sub._actions for o in a.option_strings}
+        problems.extend(f"{command} {flag}" for flag in flags if flag not in known)
+    return sorted(set(problems))
+
+
+@pytest.mark.parametrize("runbook", RUNBOOKS, ids=lambda p: p.name)
+def test_runbook_commands_exist(runbook: Path) -> None:
+    assert unknown_commands(runbook.read_text()) == [], runbook.name
+
+
+def test_region_loss_runbook_uses_the_restore_command() -> None:
+    text = (ROOT / "docs" / "runbooks" / "region-loss.md").read_text()
+    commands = infra_commands(text)
+    assert ("restore", ["--env", "--to", "--repo", "--dry-run"]) in commands
+    assert ("recovery-config", ["--env"]) in commands
+    assert any(c == "deploy" for c, _ in commands) and any(c == "verify" for c, _ in commands)
+
+
+def test_the_command_check_catches_wrong_commands_and_flags() -> None:
+    wrong = (
+        "python -m infra restor --env prod\n"
+        "`python -m infra restore --env prod --to latest --repository 2`\n"
+        "python -m infra restore --env prod --to latest --repo 2\n"
+    )
+    assert unknown_commands(wrong) == ["command restor", "restore --repository"]

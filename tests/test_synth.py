@@ -25,8 +25,11 @@ def test_stacks_pinned_to_configured_account_and_region(synthesized: Synthesized
     for estate in synthesized.estates.values():
         for stack in estate.stacks:
             artifact = synthesized.assembly.get_stack_by_name(stack.stack_name)
-            assert artifact.environment.account == estate.config.account
-            assert artifact.environment.region == estate.config.region
+            # The recovery stack is placed in the recovery region (and account).
+            site = estate.config.recovery_site if stack.part == "recovery" else None
+            site = site or estate.config.site
+            assert artifact.environment.account == site.account
+            assert artifact.environment.region == site.region
 
 
 def test_one_environment_selected_by_context() -> None:

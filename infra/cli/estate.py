@@ -67,3 +67,31 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     synth.add_argument("--outdir", default="cdk.out", help="cloud assembly directory")
     synth.add_argument("--config-dir", default=str(CONFIG_DIR), help="directory of <env>.yaml")
     synth.set_defaults(run=_synth)
+    add_recovery_command(commands)
+
+
+def _recovery_config(args: argparse.Namespace) -> int:
+    from infra.recovery_config import write_recovery_config
+
+    path = write_recovery_config(args.env, Path(args.config_dir), args.name)
+    print(f"wrote {path}: next `python -m infra pin-ami --env {path.stem}`, then preflight, deploy")
+    return 0
+
+
+def add_recovery_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from infra.config import CONFIG_DIR
+
+    command = commands.add_parser(
+        "recovery-config",
+        help="after a region loss: write config/<env>dr.yaml, the environment's stand-in in "
+        "its recovery region (validated with every other environment)",
+        description="Write the config of <env>'s stand-in in recovery.region: same config, the "
+        "recovery region's zones, a free VPC range, no cicd section. Never committed ahead of "
+        "a region loss (docs/runbooks/region-loss.md).",
+        epilog="exit codes: 0 written; 2 bad input (no recovery section, the file exists, the "
+        "result is not a valid environment)",
+    )
+    command.add_argument("--env", required=True, help="the environment that lost its region")
+    command.add_argument("--name", help="the new environment's name (default <env>dr)")
+    command.add_argument("--config-dir", default=str(CONFIG_DIR), help="directory of <env>.yaml")
+    command.set_defaults(run=_recovery_config)

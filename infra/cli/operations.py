@@ -1,5 +1,6 @@
-"""`preflight`, `pin-ami`, `pin-images` and `verify`: the day-2 operations around a deploy
-(infra/ops/), boto3 only, no CDK import; each prints a report of findings as a table or JSON."""
+"""`preflight`, `pin-ami`, `pin-images`, `verify` and `restore`: the day-2 operations around a
+deploy (infra/ops/), boto3 only, no CDK import; each prints a report of findings as a table or
+JSON."""
 
 from __future__ import annotations
 
@@ -164,4 +165,52 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     verify.add_argument(
         "--base-url", type=base_url, help="where /healthz is asked (default https://<domain>)"
+    )
+    add_restore_command(commands)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from infra.ops.restore import RestoreRequest, run_restore
+
+    cfg, _ = _environment(args)
+    request = RestoreRequest(
+        target=args.to,
+        repo=args.repo,
+        dry_run=args.dry_run,
+        wait_seconds=args.wait_seconds,
+    )
+    return _print_report(run_restore(cfg, request), args.json)
+
+
+def add_restore_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    restore = _operations_command(
+        commands,
+        "restore",
+        "restore the database host in place from pgBackRest to a point in time (SSM document "
+        "twenty-<env>-restore): fences Twenty's writers, restores, replays WAL, checks "
+        "(not in recovery, last transaction not after the target, tables), lifts the fence",
+        _restore,
+    )
+    restore.add_argument(
+        "--to",
+        required=True,
+        help="latest, or an ISO 8601 time with its zone, e.g. 2026-11-30T14:05:00Z",
+    )
+    restore.add_argument(
+        "--repo",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="pgBackRest repository: 1 the estate's region (default), 2 the recovery region",
+    )
+    restore.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="find the host and the document, print what would be sent, change nothing",
+    )
+    restore.add_argument(
+        "--wait-seconds",
+        type=seconds,
+        default=7800.0,
+        help="bound on the wait for the host (default 7800: the document's own timeout)",
     )

@@ -61,6 +61,7 @@ from infra.config.loader import (
 )
 from infra.config.monitoring import GrafanaConfig, MonitoringConfig, ServiceLevelConfig
 from infra.config.network import NetworkConfig
+from infra.config.recovery import RecoveryConfig
 from infra.config.workloads import (
     NodeOverheadConfig,
     ProbeConfig,
@@ -106,6 +107,7 @@ __all__ = [
     "NodeOverheadConfig",
     "ProbeConfig",
     "ProbesConfig",
+    "RecoveryConfig",
     "RedisConfig",
     "ServiceLevelConfig",
     "Site",

@@ -23,6 +23,7 @@ from infra.config.edge import EdgeConfig
 from infra.config.email import EmailConfig
 from infra.config.monitoring import MonitoringConfig
 from infra.config.network import NetworkConfig
+from infra.config.recovery import RecoveryConfig
 from infra.config.workloads import WorkloadsConfig
 
 REQUIRED_TAGS = ("Project", "Environment", "Owner", "CostCenter")
@@ -88,6 +89,20 @@ class EnvironmentConfig(Strict):
         description="GitHub Actions deploys: the repository trusted by the OIDC deploy role of "
         "stack `twenty-<env>-cicd` and the promotion order. Absent: no cicd stack; deploy "
         "from a workstation with `make deploy`.",
+    )
+    recovery: RecoveryConfig | None = Field(
+        default=None,
+        description="Off-region (and optionally off-account) copies of the CRM's data in stack "
+        "`twenty-<env>-recovery`: pgBackRest's second repository, a locked AWS Backup vault "
+        "the snapshots are copied to, the file bucket's replica. Required for production "
+        "(an environment named prod, or one whose deploys need approval), in compliance mode.",
+    )
+    recovery_of: str | None = Field(
+        default=None,
+        description="Set only in a stand-in written by `python -m infra recovery-config` after "
+        "a region loss: the environment this one replaces. It may then serve that "
+        "environment's domain (the DNS moves to it); it must name another environment of the "
+        "directory.",
     )
 
     @model_validator(mode="before")
@@ -187,6 +202,7 @@ class EnvironmentConfig(Strict):
             )
         problems.extend(self._capacity_problems())
         problems.extend(self._connection_problems())
+        problems.extend(self._recovery_problems())
         env_tag = self.tags.get("Environment")
         if env_tag is not None and env_tag != self.name:
             problems.append(
@@ -246,6 +262,68 @@ class EnvironmentConfig(Strict):
                 for i, name in enumerate(group.instance_types)
             )
         return [(loc, problem) for loc, problem in checks if problem]
+
+    @property
+    def is_production(self) -> bool:
+        """Production: the environment named prod, or any whose deploys need reviewers."""
+        return self.name == "prod" or bool(self.cicd and self.cicd.approval_required)
+
+    def _recovery_problems(self) -> list[tuple[str, str]]:
+        """Production keeps compliance-locked copies in another region; the lock's retention
+        window admits the backups' own retention."""
+        recovery = self.recovery
+        if recovery is None:
+            if self.is_production:
+                return [
+                    (
+                        "recovery",
+                        "is missing: production keeps its backups in a second region; add "
+                        "recovery.region (e.g. us-east-1) and recovery.lock_mode: compliance",
+                    )
+                ]
+            return []
+        problems: list[tuple[str, str]] = []
+        if recovery.region == self.region:
+            problems.append(
+                (
+                    "recovery.region",
+                    f"{recovery.region!r} is the estate's own region; pick another region so "
+                    "that a region outage does not take the copies with it",
+                )
+            )
+        if self.is_production and recovery.lock_mode != "compliance":
+            problems.append(
+                (
+                    "recovery.lock_mode",
+                    f"{recovery.lock_mode!r}: production's copies must be undeletable by any "
+                    "admin; use compliance",
+                )
+            )
+        backup = self.database.backup
+        longest = max(backup.snapshot_retention_days, backup.pgbackrest_retention_days)
+        if recovery.max_retention_days < longest:
+            problems.append(
+                (
+                    "recovery.max_retention_days",
+                    f"{recovery.max_retention_days} is below the backups' retention ({longest} "
+                    f"days); raise it to at least {longest}",
+                )
+            )
+        return problems
+
+    @property
+    def recovery_site(self) -> Site | None:
+        """Where `twenty-<env>-recovery` is deployed: the recovery region, and the recovery
+        account or the environment's own. No zones: the stack has no network."""
+        if self.recovery is None:
+            return None
+        return Site(
+            environment=self.name,
+            account=self.recovery.account or self.account,
+            region=self.recovery.region,
+            availability_zones=(),
+            tags=tuple(sorted(self.tags.items())),
+        )
 
     def node_overhead(self) -> capacity.Allocatable:
         """What every node's DaemonSets take, as configured."""

@@ -111,13 +111,23 @@ def _cross_problems(
                     f"{other.network.vpc_cidr} of {display_path(other_path)}; give every "
                     "environment its own range",
                 )
-            if cfg.domain_name == other.domain_name:
+            # a recovery stand-in takes over its origin's domain (region-loss runbook)
+            stands_in = other.name == cfg.recovery_of or cfg.name == other.recovery_of
+            if cfg.domain_name == other.domain_name and not stands_in:
                 yield (
                     (path, other_path),
                     f"{display_path(path)}: domain_name: {cfg.domain_name} is also the domain "
                     f"of {display_path(other_path)}; each environment needs its own (its hosted "
                     "zone, certificate and SES identity), e.g. a subdomain",
                 )
+    names = {cfg.name for _, cfg in loaded}
+    for path, cfg in loaded:
+        if cfg.recovery_of is not None and cfg.recovery_of not in names | unreadable:
+            yield (
+                (path,),
+                f"{display_path(path)}: recovery_of: {cfg.recovery_of!r} is not another "
+                "environment of this directory; name the environment this one replaces",
+            )
     yield from _cicd_problems(loaded, unreadable)
 
 

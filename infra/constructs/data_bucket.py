@@ -33,7 +33,10 @@ class DataBucket(Construct):
         access_log_retention_days: int,
         noncurrent_version_retention_days: int,
         infrequent_access_after_days: int | None = None,
+        object_lock: s3.ObjectLockRetention | None = None,
     ) -> None:
+        """`object_lock`: S3 Object Lock's default retention of every new object version (the
+        bucket is created with Object Lock on; it cannot be turned on later by CloudFormation)."""
         super().__init__(scope, id)
         # Server access logs can only be delivered into an SSE-S3 bucket; delivery is granted by
         # bucket policy (cdk.json serverAccessLogsUseBucketPolicy), so no ACLs are needed.
@@ -68,6 +71,8 @@ class DataBucket(Construct):
             removal_policy=RemovalPolicy.RETAIN,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=access_log_prefix,
+            object_lock_enabled=True if object_lock is not None else None,
+            object_lock_default_retention=object_lock,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="Versions",

@@ -79,6 +79,8 @@ class Preflight:
         self.aws = aws
         self.bootstrap = bootstrap
         self.parent_lookup = parent_lookup
+        # The recovery region's session (tests pass one); made on first use otherwise.
+        self.recovery_aws: Aws | None = None
 
     def region(self) -> list[Finding]:
         regions = self.aws.client("ec2").describe_regions(AllRegions=True)["Regions"]
@@ -91,29 +93,48 @@ class Preflight:
         return [Finding("region", ok, f"{self.cfg.region}: {status}{fix}")]
 
     def bootstrap_stack(self) -> list[Finding]:
-        need = self.bootstrap
         fix = f"run `make bootstrap ENV={self.cfg.name}`"
-        stack = find_stack(self.aws.client("cloudformation"), TOOLKIT_STACK)
-        if stack is None:
-            return [Finding("cdk bootstrap", False, f"no {TOOLKIT_STACK} stack; {fix}")]
-        if stack["StackStatus"] not in COMPLETE:
+        return [self._bootstrap_in(self.aws, "cdk bootstrap", fix)]
+
+    def recovery_bootstrap(self) -> list[Finding]:
+        """The recovery stack deploys in `recovery.region` (and account): bootstrapped there?"""
+        site = self.cfg.recovery_site
+        if site is None:
+            return []
+        check = f"cdk bootstrap {site.region}"
+        if site.account != self.cfg.account:
             return [
                 Finding(
-                    "cdk bootstrap",
-                    False,
-                    f"{TOOLKIT_STACK} is {stack['StackStatus']}; repair it, then {fix}",
+                    check,
+                    True,
+                    f"account {site.account} is not checkable with these credentials; bootstrap "
+                    f"it with `npx cdk bootstrap aws://{site.account}/{site.region} --trust "
+                    f"{self.cfg.account}`",
                 )
             ]
+        aws = self.recovery_aws or Aws(site.region)
+        fix = f"run `npx cdk bootstrap aws://{site.account}/{site.region}`"
+        return [self._bootstrap_in(aws, check, fix)]
+
+    def _bootstrap_in(self, aws: Aws, check: str, fix: str) -> Finding:
+        need = self.bootstrap
+        stack = find_stack(aws.client("cloudformation"), TOOLKIT_STACK)
+        if stack is None:
+            return Finding(check, False, f"no {TOOLKIT_STACK} stack; {fix}")
+        if stack["StackStatus"] not in COMPLETE:
+            return Finding(
+                check, False, f"{TOOLKIT_STACK} is {stack['StackStatus']}; repair it, then {fix}"
+            )
         try:
-            value = self.aws.client("ssm").get_parameter(Name=need.ssm_parameter)
+            value = aws.client("ssm").get_parameter(Name=need.ssm_parameter)
         except ClientError as exc:
             if error_code(exc) != "ParameterNotFound":
                 raise
-            return [Finding("cdk bootstrap", False, f"no {need.ssm_parameter}; {fix}")]
+            return Finding(check, False, f"no {need.ssm_parameter}; {fix}")
         version = int(value["Parameter"]["Value"])
         ok = version >= need.version
         detail = f"{TOOLKIT_STACK} version {version}, the stacks need >= {need.version}"
-        return [Finding("cdk bootstrap", ok, detail if ok else f"{detail}; {fix}")]
+        return Finding(check, ok, detail if ok else f"{detail}; {fix}")
 
     def boundary(self) -> list[Finding]:
         """Every role the stacks create names this policy as its boundary: without it the
@@ -306,6 +327,7 @@ def run_preflight(
             ("region", checks.region),
             ("cdk bootstrap", checks.bootstrap_stack),
             ("permissions boundary", checks.boundary),
+            ("cdk bootstrap (recovery region)", checks.recovery_bootstrap),
             ("ami", checks.ami),
             ("quotas", checks.quotas),
             ("dns delegation", checks.delegation),

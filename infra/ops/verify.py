@@ -25,6 +25,7 @@ from infra.naming import (
     STACK_PARTS,
     alarm_prefix,
     namespace,
+    recovery_vault_name,
     ssm_document_name,
     stack_name,
 )
@@ -74,6 +75,8 @@ class Verify:
         self.cloudformation = aws.client("cloudformation")
         self._stacks: dict[str, dict[str, Any] | None] = {}
         self.rpo = timedelta(hours=cfg.database.backup.rpo_hours)
+        # The recovery region's session (tests pass one); made on first use otherwise.
+        self.recovery_aws: Aws | None = None
 
     def stack(self, part: str) -> dict[str, Any] | None:
         name = stack_name(self.cfg.name, part)
@@ -241,6 +244,43 @@ class Verify:
             detail += f", older than rpo_hours {rpo}; check the AWS Backup jobs"
         return [Finding("backup snapshots", ok, detail)]
 
+    # ---- recovery region (issue 22): the snapshot copies arrive in the locked vault
+    def recovery_copies(self) -> list[Finding]:
+        site = self.cfg.recovery_site
+        if site is None:
+            return []
+        vault = recovery_vault_name(self.cfg.name)
+        check = "recovery copies"
+        if site.account != self.cfg.account:
+            return [
+                Finding(
+                    check,
+                    True,
+                    f"vault {vault} is in account {site.account}: check it with that account's "
+                    "credentials (docs/runbooks/region-loss.md)",
+                )
+            ]
+        backup = (self.recovery_aws or Aws(site.region)).client("backup")
+        pages = backup.get_paginator("list_recovery_points_by_backup_vault")
+        times = [
+            point["CreationDate"]
+            for page in pages.paginate(BackupVaultName=vault)
+            for point in page["RecoveryPoints"]
+            if point.get("Status") == "COMPLETED"
+        ]
+        if not times:
+            return [Finding(check, False, f"{site.region} vault {vault} has no completed copy")]
+        newest = max(times)
+        now = self.clock.now()
+        ok = now - newest <= self.rpo
+        detail = f"newest copy in {site.region} vault {vault} is {_age(newest, now)}"
+        if not ok:
+            detail += (
+                f", older than rpo_hours {self.cfg.database.backup.rpo_hours}; check the copy "
+                "jobs (AWS Backup, Jobs, Copy jobs)"
+            )
+        return [Finding(check, ok, detail)]
+
     def pgbackrest(self) -> list[Finding]:
         outputs = self.outputs("database")
         if outputs is None:
@@ -306,6 +346,22 @@ class Verify:
         if status.get("code", 0) != 0:
             problems.append(f"stanza status: {status.get('message')}")
         detail = f"newest backup is {_age(newest, now)}"
+        # ---- recovery region (issue 22): repo2 must be as fresh as repo1
+        if self.cfg.recovery is not None:
+            in_repo2 = [
+                b["timestamp"]["stop"]
+                for b in backups
+                if b.get("database", {}).get("repo-key") == 2
+            ]
+            if not in_repo2:
+                problems.append("repo2 (the recovery region) has no backup")
+            else:
+                newest2 = datetime.fromtimestamp(max(in_repo2), UTC)
+                detail += f", in repo2 {_age(newest2, now)}"
+                if now - newest2 > self.rpo:
+                    problems.append(
+                        f"repo2 older than rpo_hours {self.cfg.database.backup.rpo_hours}"
+                    )
         if problems:
             detail += "; " + "; ".join(problems) + " (docs/runbooks/database.md)"
         return Finding("pgbackrest", not problems, detail)
@@ -368,6 +424,7 @@ def run_verify(
             ("dns delegation", checks.delegation),
             ("backup snapshots", checks.snapshots),
             ("pgbackrest", checks.pgbackrest),
+            ("recovery copies", checks.recovery_copies),
             ("alarms", checks.alarms),
             ("healthz", checks.healthz),
         ]

@@ -65,9 +65,12 @@ def _regions(directory: Path) -> dict[str, str]:
     for artifact_id, artifact in _artifacts(directory):
         props = artifact.get("properties") or {}
         if artifact.get("type") == STACK_ARTIFACT:
-            env = environment_of(props.get("stackName", artifact_id))
+            name = props.get("stackName", artifact_id)
+            env = environment_of(name)
             region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
-            if env is not None and region and not region.startswith("unknown"):
+            # The recovery stack lives in the recovery region, not the environment's.
+            recovery = env is not None and name == f"twenty-{env}-recovery"
+            if env is not None and region and not region.startswith("unknown") and not recovery:
                 regions[env] = region
         elif artifact.get("type") == NESTED_ASSEMBLY:
             regions.update(_regions(directory / str(props.get("directoryName", ""))))

@@ -63,8 +63,16 @@ class CicdStack(EstateStack):
     role, trusted by one repository's jobs in one GitHub environment."""
 
     def __init__(
-        self, scope: Construct, *, site: Site, cicd: CicdConfig, github_environment: str
+        self,
+        scope: Construct,
+        *,
+        site: Site,
+        cicd: CicdConfig,
+        github_environment: str,
+        recovery_site: Site | None = None,
     ) -> None:
+        """`recovery_site`: where `twenty-<env>-recovery` deploys; the role may assume that
+        region's (and account's) bootstrap roles too."""
         super().__init__(
             scope,
             site=site,
@@ -116,6 +124,16 @@ class CicdStack(EstateStack):
                 resources=bootstrap_role_arns(site, cicd.bootstrap_qualifier),
             )
         )
+        # ---- recovery region (issue 22): the recovery stack deploys with that region's (and
+        # account's, which must trust this one: `cdk bootstrap --trust`) bootstrap roles.
+        if recovery_site is not None:
+            self.deploy_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="AssumeRecoveryRegionCdkBootstrapRoles",
+                    actions=["sts:AssumeRole"],
+                    resources=bootstrap_role_arns(recovery_site, cicd.bootstrap_qualifier),
+                )
+            )
         CfnOutput(
             self,
             "DeployRoleArn",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import RedisConfig, Site, StorageConfig
@@ -12,8 +13,16 @@ from infra.constructs.data_bucket import DataBucket
 from infra.constructs.generated_secret import GeneratedSecret
 from infra.constructs.redis_cache import RedisCache
 from infra.constructs.stateful import retained_key
-from infra.naming import secret_prefix
+from infra.naming import (
+    file_bucket_name,
+    file_replication_role_name,
+    key_alias_arn,
+    partition_of,
+    recovery_key_alias,
+    secret_prefix,
+)
 from infra.stacks.base import EstateStack
+from infra.stacks.recovery import recovery_key_statement
 
 # Every secret of an environment is named under this prefix, so that the External Secrets
 # operator's read permission can be scoped to `twenty/<env>/*`.
@@ -36,7 +45,10 @@ class DataStack(EstateStack):
         storage: StorageConfig,
         vpc: ec2.IVpc,
         workload_security_group: ec2.ISecurityGroup,
+        recovery_site: Site | None = None,
     ) -> None:
+        """`recovery_site`: the recovery region's placement, if any; the file bucket replicates
+        to the replica bucket of `twenty-<env>-recovery` there."""
         super().__init__(
             scope,
             site=site,
@@ -100,7 +112,7 @@ class DataStack(EstateStack):
         self.files = DataBucket(
             self,
             "Files",
-            bucket_name=f"twenty-{env}-files-{site.account}-{site.region}",
+            bucket_name=file_bucket_name(site),
             key=self.key,
             logical_id="FileBucket",
             access_logs_logical_id="FileAccessLogs",
@@ -118,6 +130,9 @@ class DataStack(EstateStack):
             description=f"twenty-{env}: the CRM's pods read and write the file bucket",
         )
         self._grant_files(self.crm_role)
+        self.replication_role: iam.Role | None = None
+        if recovery_site is not None:
+            self.replication_role = self._replicate_files(recovery_site)
 
         CfnOutput(self, "RedisHost", value=self.redis.host)
         CfnOutput(self, "FileBucketName", value=self.file_bucket.bucket_name)
@@ -163,6 +178,115 @@ class DataStack(EstateStack):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
             )
         )
+
+    # ---- recovery region (issue 22): the file bucket replicates there ----------------------
+    def _replicate_files(self, recovery_site: Site) -> iam.Role:
+        """S3 Replication of every new file version to the recovery region's replica bucket,
+        encrypted there with that region's key. Delete markers are not replicated: a deletion
+        here (a user's, or an attacker's) leaves the replica whole. Objects that existed before
+        replication was turned on need one S3 Batch Replication job (region-loss runbook)."""
+        env = recovery_site.environment
+        partition = partition_of(recovery_site.region)
+        replica_arn = f"arn:{partition}:s3:::{file_bucket_name(recovery_site)}"
+        key_alias_arn_ = key_alias_arn(recovery_site, recovery_key_alias(env))
+        role = iam.Role(
+            self,
+            "FileReplicationRole",
+            role_name=file_replication_role_name(env),
+            assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
+            description=f"twenty-{env}: S3 replicates the file bucket to the recovery region",
+        )
+        bucket = self.file_bucket
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                ],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "s3:ReplicateObject",
+                    "s3:ReplicateTags",
+                    "s3:ObjectOwnerOverrideToBucketOwner",
+                ],
+                resources=[f"{replica_arn}/*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            )
+        )
+        key_statement = recovery_key_statement(recovery_site, actions=["kms:Encrypt"])
+        role.add_to_policy(key_statement)
+        cross_account = recovery_site.account != self.account
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(
+            role=role.role_arn,
+            rules=[
+                s3.CfnBucket.ReplicationRuleProperty(
+                    id="RecoveryRegion",
+                    status="Enabled",
+                    priority=1,
+                    filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=""),
+                    delete_marker_replication=s3.CfnBucket.DeleteMarkerReplicationProperty(
+                        status="Disabled"
+                    ),
+                    source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
+                        sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(
+                            status="Enabled"
+                        )
+                    ),
+                    destination=s3.CfnBucket.ReplicationDestinationProperty(
+                        bucket=replica_arn,
+                        account=recovery_site.account if cross_account else None,
+                        access_control_translation=(
+                            s3.CfnBucket.AccessControlTranslationProperty(owner="Destination")
+                            if cross_account
+                            else None
+                        ),
+                        encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
+                            replica_kms_key_id=key_alias_arn_
+                        ),
+                    ),
+                )
+            ],
+        )
+        policy = role.node.find_child("DefaultPolicy")
+        self.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::<FileBucket.Arn>/*]",
+            "S3 replicates every object version of the file bucket; the grant covers its own "
+            "objects only",
+        )
+        self.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{replica_arn}/*]",
+            "Replicas are written under the keys of the source objects, in the replica bucket "
+            "that holds nothing else",
+        )
+        self.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{key_statement.resources[0]}]",
+            "The recovery region's key id is unknown at synth (another stack, region, maybe "
+            "account); the condition kms:ResourceAliases limits the statement to its alias",
+        )
+        CfnOutput(self, "FileReplicaBucketName", value=file_bucket_name(recovery_site))
+        return role
 
     @property
     def redis_host(self) -> str:

@@ -7,9 +7,10 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.config import DatabaseConfig, NetworkConfig, Site
+from infra.config import DatabaseConfig, NetworkConfig, RecoveryConfig, Site
 from infra.constructs.data_bucket import DataBucket
 from infra.constructs.database_instance import DatabaseInstance
 from infra.constructs.database_security_group import DatabaseSecurityGroup
@@ -17,7 +18,7 @@ from infra.constructs.encrypted_log_group import EncryptedLogGroup
 from infra.constructs.generated_credentials import GeneratedCredentials
 from infra.constructs.ssm_command_document import SsmCommandDocument
 from infra.constructs.stateful import pin_logical_id, retained_key
-from infra.constructs.volume_backup_plan import VolumeBackupPlan
+from infra.constructs.volume_backup_plan import VolumeBackupPlan, vault_lock
 from infra.database_host import (
     ADMIN_ROLE,
     APP_ROLE,
@@ -27,18 +28,35 @@ from infra.database_host import (
     PGBACKREST_INFO_TIMEOUT_SECONDS,
     PORT,
     HostInputs,
+    Repository,
     metrics_namespace,
     render_host,
 )
-from infra.naming import secret_name, ssm_document_name
+from infra.naming import (
+    backup_vault_arn,
+    partition_of,
+    pgbackrest_bucket_name,
+    recovery_vault_name,
+    secret_name,
+    ssm_document_name,
+)
+from infra.restore_document import restore_document, restore_document_name
 from infra.stacks.base import EstateStack
+from infra.stacks.recovery import recovery_key_statement
 
 BACKUP_TAG_KEY = "twenty-backup"
 
 
 def backup_bucket_name(site: Site) -> str:
     """Globally unique and known at synth, so the host's pgBackRest config is a constant."""
-    return f"twenty-{site.environment}-pgbackrest-{site.account}-{site.region}"
+    return pgbackrest_bucket_name(site)
+
+
+def repo2_of(recovery_site: Site | None) -> Repository | None:
+    """pgBackRest's repo2: the recovery region's bucket, where one is configured."""
+    if recovery_site is None:
+        return None
+    return Repository(bucket=pgbackrest_bucket_name(recovery_site), region=recovery_site.region)
 
 
 def log_group_name(environment: str) -> str:
@@ -61,7 +79,11 @@ class DatabaseStack(EstateStack):
         database: DatabaseConfig,
         vpc: ec2.IVpc,
         workload_security_group: ec2.ISecurityGroup,
+        recovery: RecoveryConfig | None = None,
+        recovery_site: Site | None = None,
     ) -> None:
+        """`recovery`/`recovery_site`: the recovery region's config and placement, if any
+        (pgBackRest's repo2 and the snapshot copies go there, reached by derived names)."""
         super().__init__(
             scope, site=site, part="database", description="Twenty CRM: PostgreSQL host, backups"
         )
@@ -143,8 +165,21 @@ class DatabaseStack(EstateStack):
                 app_secret_name=secret_name(env, "database", "app"),
                 admin_secret_name=secret_name(env, "database", "admin"),
                 ca_secret_name=secret_name(env, "database", "ca-certificate"),
+                repo2=repo2_of(recovery_site),
             ),
             database=database,
+        )
+        # ---- restore (issue 22): the fixed-step document `python -m infra restore` sends
+        self.restore_document = ssm.CfnDocument(
+            self,
+            "RestoreDocument",
+            name=restore_document_name(env),
+            document_type="Command",
+            document_format="JSON",
+            update_method="NewVersion",
+            content=restore_document(
+                rendered.restore_script, repositories=2 if recovery_site is not None else 1
+            ),
         )
         self.security_group = DatabaseSecurityGroup(
             self,
@@ -172,21 +207,35 @@ class DatabaseStack(EstateStack):
         self.instance = self.host_parts.instance
         self.data_volume = self.host_parts.data_volume
         self.host = self.instance.instance_private_dns_name
+        # ---- recovery region (issue 22): snapshot copies into the locked vault there
         self.snapshots = VolumeBackupPlan(
             self,
             "Snapshots",
             tag_key=BACKUP_TAG_KEY,
             tag_value=f"{env}-database",
             retention_days=database.backup.snapshot_retention_days,
+            copy_to_vault_arn=(
+                backup_vault_arn(recovery_site, recovery_vault_name(env))
+                if recovery_site is not None
+                else None
+            ),
+            lock=(
+                vault_lock(recovery, min_retention_days=database.backup.snapshot_retention_days)
+                if recovery is not None
+                else None
+            ),
         )
         self.backup_vault = self.snapshots.vault
         self._grant_host(self.host_parts.role, metrics_namespace=metrics_namespace(env))
         self.pgbackrest_info = self._pgbackrest_info_document(env)
+        if recovery_site is not None:
+            self._grant_repo2(self.host_parts.role, recovery_site)
         CfnOutput(self, "InstanceId", value=self.instance.instance_id)
         CfnOutput(self, "HostName", value=self.host)
         CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
         CfnOutput(self, "CaCertificateSecretArn", value=self.ca_certificate.secret_arn)
         CfnOutput(self, "BackupBucketName", value=self.backups.bucket.bucket_name)
+        CfnOutput(self, "RestoreDocumentName", value=restore_document_name(env))
         self._acknowledge_findings()
 
     def _pgbackrest_info_document(self, env: str) -> iam.ManagedPolicy:
@@ -250,6 +299,41 @@ class DatabaseStack(EstateStack):
                 resources=["*"],
                 conditions={"StringEquals": {"cloudwatch:namespace": metrics_namespace}},
             )
+        )
+
+    # ---- recovery region (issue 22): pgBackRest repo2 ------------------------------------
+    def _grant_repo2(self, role: iam.IRole, recovery_site: Site) -> None:
+        """pgBackRest on repo2, the recovery region's Object Lock bucket: the same actions as on
+        repo1. Its KMS key is created in another stack (and region): named through its alias
+        (kms:ResourceAliases), since its key id is not known at synth."""
+        bucket_arn = (
+            f"arn:{partition_of(recovery_site.region)}:s3:::{pgbackrest_bucket_name(recovery_site)}"
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[f"{bucket_arn}/*"],
+            )
+        )
+        key_statement = recovery_key_statement(
+            recovery_site, actions=["kms:Decrypt", "kms:GenerateDataKey"]
+        )
+        role.add_to_principal_policy(key_statement)
+        policy = self.host_parts.role.node.find_child("DefaultPolicy")
+        self.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/*]",
+            "pgBackRest names its backup and WAL objects itself, under repo2's bucket in the "
+            "recovery region that holds nothing else",
+        )
+        self.acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{key_statement.resources[0]}]",
+            "The recovery region's key id is unknown at synth (another stack, region, maybe "
+            "account); the condition kms:ResourceAliases limits the statement to its alias",
         )
 
     def _acknowledge_findings(self) -> None:

@@ -43,14 +43,16 @@ def create_stack(aws: Aws, name: str, outputs: dict[str, str] | None = None) -> 
     aws.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
 
 
-def bootstrap(aws: Aws, version: int) -> None:
-    """What `make bootstrap` leaves: the toolkit stack, its version, the boundary policy."""
+def bootstrap(aws: Aws, version: int, *, boundary: bool = True) -> None:
+    """What `make bootstrap` leaves: the toolkit stack, its version, the boundary policy (IAM is
+    global: a second region's `npx cdk bootstrap` leaves no second one, boundary=False)."""
     create_stack(aws, TOOLKIT_STACK, {"BootstrapVersion": str(version)})
-    aws.client("iam").create_policy(
-        PolicyName="twenty-dev-permissions-boundary",
-        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
-        '"NotAction":"iam:*","Resource":"*"}]}',
-    )
+    if boundary:
+        aws.client("iam").create_policy(
+            PolicyName="twenty-dev-permissions-boundary",
+            PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+            '"NotAction":"iam:*","Resource":"*"}]}',
+        )
     aws.client("ssm").put_parameter(
         Name=REQUIREMENT.ssm_parameter, Value=str(version), Type="String"
     )
@@ -358,3 +360,24 @@ def test_delegation_read_over_dns_when_the_parent_is_elsewhere(aws: Aws, config_
     assert asked == [("mgenialdev.olhai.app.br", "olhai.app.br")]
     wrong = Preflight(cfg, aws, REQUIREMENT, lambda d, p: {"ns1.elsewhere.net"}).delegation()
     assert not wrong[0].ok and "the name servers of olhai.app.br delegates" in wrong[0].detail
+
+
+def test_recovery_region_bootstrap(aws: Aws, config_dir: Path) -> None:
+    """qa deploys its recovery stack in us-east-1: that region must be bootstrapped too."""
+    cfg = load(config_dir, "qa")
+    assert cfg.recovery is not None
+    check = Preflight(cfg, aws, REQUIREMENT, lambda d, p: set())
+    check.recovery_aws = Aws(cfg.recovery.region)
+    bootstrap(aws, 30)  # the estate's own region only
+    [finding] = check.recovery_bootstrap()
+    assert not finding.ok
+    assert f"run `npx cdk bootstrap aws://{cfg.account}/us-east-1`" in finding.detail
+    bootstrap(check.recovery_aws, 30, boundary=False)
+    [finding] = check.recovery_bootstrap()
+    assert finding.ok, finding.detail
+    assert checks(aws, config_dir).recovery_bootstrap() == []  # dev has no recovery region
+    other = cfg.model_copy(
+        update={"recovery": cfg.recovery.model_copy(update={"account": "444444444444"})}
+    )
+    [finding] = Preflight(other, aws, REQUIREMENT, lambda d, p: set()).recovery_bootstrap()
+    assert finding.ok and "--trust" in finding.detail

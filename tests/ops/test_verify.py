@@ -332,6 +332,29 @@ def pgbackrest_info(stop: datetime, code: int = 0) -> str:
     )
 
 
+def test_pgbackrest_repo2_must_be_fresh_with_a_recovery_region(aws: Aws, config_dir: Path) -> None:
+    """qa has a recovery region: a backup in repo1 alone is a finding; one in each passes."""
+    check = Verify(
+        load(config_dir, "qa"),
+        aws,
+        VerifyOptions(wait_seconds=10, poll_seconds=5),
+        FakeClock(),
+        lambda d, p: set(),
+    )
+    info = json.loads(pgbackrest_info(NOW - timedelta(hours=2)))
+    for backup in info[0]["backup"]:
+        backup["database"] = {"id": 1, "repo-key": 1}
+    finding = check._pgbackrest_finding(json.dumps(info))
+    assert not finding.ok and "repo2 (the recovery region) has no backup" in finding.detail
+    info[0]["backup"][0]["database"]["repo-key"] = 2  # the older full backup: 26 h + old
+    finding = check._pgbackrest_finding(json.dumps(info))
+    assert not finding.ok and "repo2 older than rpo_hours" in finding.detail
+    info[0]["backup"].append({**info[0]["backup"][1], "database": {"id": 1, "repo-key": 2}})
+    finding = check._pgbackrest_finding(json.dumps(info))
+    assert finding.ok, finding.detail
+    assert "in repo2 2.0 h old" in finding.detail
+
+
 def stub_run_command(aws: Aws, final: dict[str, Any], pending_polls: int = 1) -> Stubber:
     """moto's Run Command executes nothing: SendCommand and GetCommandInvocation are stubbed."""
     stubber = Stubber(aws.client("ssm"))
@@ -444,3 +467,43 @@ def test_verify_cli_on_an_empty_account_reports_json(
         True,
         True,
     ]
+
+
+@pytest.mark.parametrize(("age_hours", "ok"), [(5, True), (30, False), (None, False)])
+def test_recovery_copies(aws: Aws, config_dir: Path, age_hours: int | None, ok: bool) -> None:
+    """qa copies its snapshots to us-east-1: the newest copy there must be within the RPO.
+    moto has no recovery points: ListRecoveryPointsByBackupVault is stubbed, in that region."""
+    check = Verify(
+        load(config_dir, "qa"),
+        aws,
+        VerifyOptions(wait_seconds=10, poll_seconds=5),
+        FakeClock(),
+        lambda d, p: set(),
+    )
+    check.recovery_aws = Aws("us-east-1")
+    stubber = Stubber(check.recovery_aws.client("backup"))
+    points = (
+        []
+        if age_hours is None
+        else [
+            {
+                "RecoveryPointArn": "arn:aws:ec2:us-east-1::snapshot/snap-1",
+                "BackupVaultName": "twenty-qa-recovery",
+                "CreationDate": NOW - timedelta(hours=age_hours),
+                "Status": "COMPLETED",
+            }
+        ]
+    )
+    stubber.add_response(
+        "list_recovery_points_by_backup_vault",
+        {"RecoveryPoints": points},
+        {"BackupVaultName": "twenty-qa-recovery"},
+    )
+    stubber.activate()
+    result, detail = only(check.recovery_copies())
+    assert result is ok, detail
+    if age_hours is None:
+        assert "has no completed copy" in detail
+    elif not ok:
+        assert "older than rpo_hours" in detail
+    assert verify(aws, config_dir).recovery_copies() == []  # dev: no recovery region
