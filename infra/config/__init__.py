@@ -32,6 +32,7 @@ from infra.config.database import (
     UBUNTU_RELEASES,
     DatabaseBackupConfig,
     DatabaseConfig,
+    DatabaseStandbyConfig,
     DatabaseTuningConfig,
 )
 from infra.config.dns import DnsConfig
@@ -90,6 +91,7 @@ __all__ = [
     "ConfigError",
     "DatabaseBackupConfig",
     "DatabaseConfig",
+    "DatabaseStandbyConfig",
     "DatabaseTuningConfig",
     "DnsConfig",
     "EdgeConfig",

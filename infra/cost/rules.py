@@ -480,6 +480,7 @@ FREE: dict[str, str] = {
     "AWS::SNS::Subscription": "first 1000 e-mail notifications a month are free",
     "AWS::SNS::TopicPolicy": "no charge",
     "AWS::SSM::Parameter": "standard parameters are free",
+    "AWS::SSM::Document": "Command documents and Run Command on EC2 instances have no charge",
     "AWS::Events::Rule": "events from AWS services are free",
     "AWS::Logs::MetricFilter": "no charge",
     "AWS::Logs::ResourcePolicy": "no charge",

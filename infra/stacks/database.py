@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.config import DatabaseConfig, NetworkConfig, Site
+from infra.config import DatabaseConfig, EnvironmentConfig, NetworkConfig, Site
 from infra.constructs.data_bucket import DataBucket
 from infra.constructs.database_instance import DatabaseInstance
 from infra.constructs.database_security_group import DatabaseSecurityGroup
@@ -21,15 +23,30 @@ from infra.database_host import (
     ADMIN_ROLE,
     APP_ROLE,
     DATABASE_NAME,
+    MEMBER_TAG,
+    MEMBERS,
     PORT,
+    REPLICATION_DOCUMENTS,
+    REPLICATION_ROLE,
+    REPLICATION_SCRIPT,
+    WRITER_TAG,
     HostInputs,
+    ReplicationInputs,
+    member_name,
     metrics_namespace,
+    other_member,
+    private_zone_name,
     render_host,
+    replication_document_name,
+    writer_name,
 )
 from infra.naming import secret_name
 from infra.stacks.base import EstateStack
 
 BACKUP_TAG_KEY = "twenty-backup"
+# TTLs of the private names: the stable name moves at failover, so resolvers keep it briefly.
+WRITER_TTL_SECONDS = 10
+MEMBER_TTL_SECONDS = 60
 
 
 def backup_bucket_name(site: Site) -> str:
@@ -39,6 +56,53 @@ def backup_bucket_name(site: Site) -> str:
 
 def log_group_name(environment: str) -> str:
     return f"/twenty/{environment}/database"
+
+
+def member_zone(site: Site, database: DatabaseConfig, member: str) -> str:
+    """db1 lives in `database.availability_zone`, db2 (the standby) in the other zone."""
+    if member == MEMBERS[0]:
+        return database.availability_zone
+    return next(z for z in site.availability_zones if z != database.availability_zone)
+
+
+def member_subnet_cidr(
+    site: Site, network: NetworkConfig, database: DatabaseConfig, member: str
+) -> str:
+    """The private subnet of `member`'s zone (config lists subnets in zone order)."""
+    index = site.availability_zones.index(member_zone(site, database, member))
+    return str(network.private_subnets[index])
+
+
+def host_inputs(
+    site: Site, network: NetworkConfig, database: DatabaseConfig, member: str = MEMBERS[0]
+) -> HostInputs:
+    """What `member`'s files depend on besides the database config: the one derivation, shared
+    by the stack and the tests that render the same files."""
+    env = site.environment
+    standby = database.standby.enabled
+    peer_cidr = member_subnet_cidr(site, network, database, other_member(member))
+    return HostInputs(
+        environment=env,
+        region=site.region,
+        vpc_cidr=str(network.vpc_cidr),
+        log_group_name=log_group_name(env),
+        backup_bucket_name=backup_bucket_name(site),
+        app_secret_name=secret_name(env, "database", "app"),
+        admin_secret_name=secret_name(env, "database", "admin"),
+        ca_secret_name=secret_name(env, "database", "ca-certificate"),
+        replication=ReplicationInputs(
+            member=member, peer_cidr=peer_cidr, primary_host=writer_name(env)
+        )
+        if standby
+        else None,
+        replication_secret_name=secret_name(env, "database", "replication") if standby else "",
+        ca_key_secret_name=secret_name(env, "database", "ca-key") if standby else "",
+        certificate_names=(writer_name(env), member_name(env, member)),
+    )
+
+
+def config_host_inputs(cfg: EnvironmentConfig, member: str = MEMBERS[0]) -> HostInputs:
+    return host_inputs(cfg.site, cfg.network, cfg.database, member)
 
 
 class DatabaseStack(EstateStack):
@@ -62,6 +126,8 @@ class DatabaseStack(EstateStack):
             scope, site=site, part="database", description="Twenty CRM: PostgreSQL host, backups"
         )
         env = site.environment
+        self.database_config = database
+        self.replication_credentials: secretsmanager.ISecret | None = None
         self.port = PORT
         self.database_name = DATABASE_NAME
         self.storage_key = retained_key(
@@ -129,45 +195,51 @@ class DatabaseStack(EstateStack):
         cfn_log_group = self.logs.log_group.node.default_child
         assert isinstance(cfn_log_group, logs.CfnLogGroup)
         cfn_log_group.log_group_name = log_group_name(env)
-        rendered = render_host(
-            inputs=HostInputs(
-                environment=env,
-                region=site.region,
-                vpc_cidr=str(network.vpc_cidr),
-                log_group_name=log_group_name(env),
-                backup_bucket_name=backup_bucket_name(site),
-                app_secret_name=secret_name(env, "database", "app"),
-                admin_secret_name=secret_name(env, "database", "admin"),
-                ca_secret_name=secret_name(env, "database", "ca-certificate"),
-            ),
-            database=database,
-        )
-        self.security_group = DatabaseSecurityGroup(
+        access = DatabaseSecurityGroup(
             self,
             "Access",
             vpc=vpc,
             vpc_cidr=network.vpc_cidr,
             clients=workload_security_group,
             port=PORT,
-        ).security_group
-        subnet = next(
-            s for s in vpc.private_subnets if s.availability_zone == database.availability_zone
+            replication=database.standby.enabled,
         )
-        self.host_parts = DatabaseInstance(
-            self,
-            "Host",
-            database=database,
-            region=site.region,
-            vpc=vpc,
-            subnet=subnet,
-            security_group=self.security_group,
-            key=self.storage_key,
-            user_data_gzip=rendered.user_data_gzip(),
-            backup_tag=(BACKUP_TAG_KEY, f"{env}-database"),
-        )
-        self.instance = self.host_parts.instance
-        self.data_volume = self.host_parts.data_volume
-        self.host = self.instance.instance_private_dns_name
+        self.security_group = access.security_group
+        self.quarantine_security_group = access.quarantine
+        members = MEMBERS if database.standby.enabled else MEMBERS[:1]
+        if database.standby.enabled:
+            self._standby_secrets(env)
+        self.members: dict[str, DatabaseInstance] = {}
+        for member in members:
+            zone = member_zone(site, database, member)
+            rendered = render_host(
+                inputs=host_inputs(site, network, database, member), database=database
+            )
+            parts = DatabaseInstance(
+                self,
+                "Host" if member == MEMBERS[0] else "StandbyHost",
+                database=database,
+                region=site.region,
+                vpc=vpc,
+                subnet=next(s for s in vpc.private_subnets if s.availability_zone == zone),
+                security_group=self.security_group,
+                key=self.storage_key,
+                user_data_gzip=rendered.user_data_gzip(),
+                backup_tag=(BACKUP_TAG_KEY, f"{env}-database"),
+                availability_zone=zone,
+                logical_id_prefix="" if member == MEMBERS[0] else "Standby",
+            )
+            Tags.of(parts.instance).add(WRITER_TAG, database.standby.writer)
+            Tags.of(parts.instance).add(MEMBER_TAG, member)
+            self.members[member] = parts
+        self.host_parts = self.members[MEMBERS[0]]
+        # The primary by config: where the upgrade's backup gate and the host alarms point.
+        writer = self.members[database.standby.writer]
+        self.instance = writer.instance
+        self.data_volume = writer.data_volume
+        self.zone = self._private_names(env, vpc, database)
+        # Twenty connects to the stable name, which `python -m infra failover` moves.
+        self.host = writer_name(env)
         self.snapshots = VolumeBackupPlan(
             self,
             "Snapshots",
@@ -176,13 +248,116 @@ class DatabaseStack(EstateStack):
             retention_days=database.backup.snapshot_retention_days,
         )
         self.backup_vault = self.snapshots.vault
-        self._grant_host(self.host_parts.role, metrics_namespace=metrics_namespace(env))
+        for parts in self.members.values():
+            self._grant_host(parts.role, metrics_namespace=metrics_namespace(env))
+        if database.standby.enabled:
+            self._replication_documents(env)
         CfnOutput(self, "InstanceId", value=self.instance.instance_id)
+        for member, parts in self.members.items():
+            CfnOutput(self, f"{member.capitalize()}InstanceId", value=parts.instance.instance_id)
         CfnOutput(self, "HostName", value=self.host)
+        CfnOutput(self, "PrivateZoneId", value=self.zone.hosted_zone_id)
+        CfnOutput(self, "SecurityGroupId", value=self.security_group.security_group_id)
+        if self.quarantine_security_group is not None:
+            CfnOutput(
+                self,
+                "QuarantineSecurityGroupId",
+                value=self.quarantine_security_group.security_group_id,
+            )
         CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
         CfnOutput(self, "CaCertificateSecretArn", value=self.ca_certificate.secret_arn)
         CfnOutput(self, "BackupBucketName", value=self.backups.bucket.bucket_name)
         self._acknowledge_findings()
+
+    # --- streaming standby (issue 21) -------------------------------------------------------
+    def _standby_secrets(self, env: str) -> None:
+        """The replication role's password and the CA both hosts share (database hosts only)."""
+        self.replication_credentials = GeneratedCredentials(
+            self,
+            "ReplicationCredentials",
+            secret_name=secret_name(env, "database", "replication"),
+            username=REPLICATION_ROLE,
+            key=self.secrets_key,
+            logical_id="ReplicationCredentialsSecret",
+            description="Replication role of the database hosts (read by the hosts only)",
+        ).secret
+        self.ca_key = secretsmanager.Secret(
+            self,
+            "CaKey",
+            secret_name=secret_name(env, "database", "ca-key"),
+            description="The database CA's key and certificate, written by the first host and "
+            "read by the other, so both serve certificates of one CA (hosts only)",
+            encryption_key=self.secrets_key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        cfn = self.ca_key.node.default_child
+        assert isinstance(cfn, secretsmanager.CfnSecret)
+        cfn.add_property_deletion_override("GenerateSecretString")
+        pin_logical_id(self.ca_key, "CaKeySecret")
+
+    def _private_names(
+        self, env: str, vpc: ec2.IVpc, database: DatabaseConfig
+    ) -> route53.PrivateHostedZone:
+        """`<env>.internal`: one name per host and the stable name of the primary.
+
+        The stable name is a CNAME with a short TTL to the writer's name, from config
+        `database.standby.writer`; failover UPSERTs it and rewrites that config line.
+        """
+        zone = route53.PrivateHostedZone(
+            self, "PrivateZone", zone_name=private_zone_name(env), vpc=vpc
+        )
+        zone.apply_removal_policy(RemovalPolicy.RETAIN)
+        pin_logical_id(zone, "PrivateZone")
+        for member, parts in self.members.items():
+            record = route53.ARecord(
+                self,
+                f"{member.capitalize()}Record",
+                zone=zone,
+                record_name=member_name(env, member) + ".",
+                target=route53.RecordTarget.from_ip_addresses(parts.instance.instance_private_ip),
+                ttl=Duration.seconds(MEMBER_TTL_SECONDS),
+            )
+            pin_logical_id(record, f"{member.capitalize()}Record")
+        writer = route53.CnameRecord(
+            self,
+            "WriterRecord",
+            zone=zone,
+            record_name=writer_name(env) + ".",
+            domain_name=member_name(env, database.standby.writer),
+            ttl=Duration.seconds(WRITER_TTL_SECONDS),
+        )
+        pin_logical_id(writer, "WriterRecord")
+        return zone
+
+    def _replication_documents(self, env: str) -> None:
+        """The commands failover and rebuild-standby send through SSM Run Command: one Command
+        document per subcommand of twenty-db-replication, fixed steps, no parameter, so a
+        caller allowed to send them can run exactly these and nothing else."""
+        for subcommand, what in REPLICATION_DOCUMENTS.items():
+            document = ssm.CfnDocument(
+                self,
+                f"Document{''.join(w.capitalize() for w in subcommand.split('-'))}",
+                name=replication_document_name(env, subcommand),
+                document_type="Command",
+                update_method="NewVersion",
+                content={
+                    "schemaVersion": "2.2",
+                    "description": f"twenty-{env} database: {what}",
+                    "mainSteps": [
+                        {
+                            "action": "aws:runShellScript",
+                            "name": subcommand.replace("-", ""),
+                            "inputs": {
+                                "runCommand": [f"{REPLICATION_SCRIPT} {subcommand}"],
+                                "timeoutSeconds": "900",
+                            },
+                        }
+                    ],
+                },
+            )
+            document.override_logical_id(f"ReplicationDocument{document.node.id[8:]}")
+
+    # -------------------------------------------------------------------------------------------
 
     def _grant_host(self, role: iam.IRole, *, metrics_namespace: str) -> None:
         """What the host does with its role: read its passwords, write backups, ship logs."""
@@ -190,6 +365,11 @@ class DatabaseStack(EstateStack):
         self.admin_credentials.grant_read(role)
         self.ca_certificate.grant_read(role)
         self.ca_certificate.grant_write(role)
+        if self.database_config.standby.enabled:
+            assert self.replication_credentials is not None
+            self.replication_credentials.grant_read(role)
+            self.ca_key.grant_read(role)
+            self.ca_key.grant_write(role)
         # pgBackRest lists, reads, writes and expires objects; nothing else on the bucket.
         bucket = self.backups.bucket
         role.add_to_principal_policy(
@@ -213,21 +393,39 @@ class DatabaseStack(EstateStack):
 
     def _acknowledge_findings(self) -> None:
         """Every nag acknowledgement of this stack, each with the reason it does not apply."""
-        host = self.host_parts
-        self.acknowledge(
+        for public in (
             self.ca_certificate,
-            "AwsSolutions-SMG4",
-            "A CA certificate is public material, not a credential; it changes only when the "
-            "host's CA is replaced (docs/runbooks/database.md)",
-        )
-        for credentials in (self.app_credentials, self.admin_credentials):
+            *([self.ca_key] if self.replication_credentials else []),
+        ):
             self.acknowledge(
-                credentials,
+                public,
+                "AwsSolutions-SMG4",
+                "The database CA (certificate, and its key for the hosts only) changes only when "
+                "the CA is replaced (docs/runbooks/database.md); rotating it on a schedule would "
+                "break every client's verification",
+            )
+        credentials: list[secretsmanager.ISecret] = [self.app_credentials, self.admin_credentials]
+        if self.replication_credentials is not None:
+            credentials.append(self.replication_credentials)
+        for secret in credentials:
+            self.acknowledge(
+                secret,
                 "AwsSolutions-SMG4",
                 "A rotation Lambda cannot change the password inside PostgreSQL on a private host "
                 "without network access to it; rotation is a runbook step that updates the role "
                 "and the secret together (docs/runbooks/database.md)",
             )
+        for host in self.members.values():
+            self._acknowledge_host(host)
+        self.acknowledge(
+            self.snapshots.plan.node.find_child("TaggedVolumes").node.find_child("Role"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSBackupServiceRolePolicyForBackup]",
+            "AWS Backup's own service policy: the snapshot and copy actions it needs change with "
+            "the service, which AWS keeps current in this policy",
+        )
+
+    def _acknowledge_host(self, host: DatabaseInstance) -> None:
         self.acknowledge(
             host.role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
@@ -247,13 +445,6 @@ class DatabaseStack(EstateStack):
             "AwsSolutions-IAM5[Resource::*]",
             "cloudwatch:PutMetricData has no resource type; the statement is limited by a "
             "condition to the host's own metric namespace",
-        )
-        self.acknowledge(
-            self.snapshots.plan.node.find_child("TaggedVolumes").node.find_child("Role"),
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSBackupServiceRolePolicyForBackup]",
-            "AWS Backup's own service policy: the snapshot and copy actions it needs change with "
-            "the service, which AWS keeps current in this policy",
         )
         for construct in (host.data_volume, host.instance):
             self.acknowledge(
