@@ -270,6 +270,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "replication_script_path": REPLICATION_SCRIPT,
         "wal_sender_timeout_seconds": WAL_SENDER_TIMEOUT_SECONDS,
         "primary_conninfo": primary_conninfo(inputs.replication),
+        "metrics_namespace": metrics_namespace(inputs.environment),
     }
 
     def render(name: str, **extra: object) -> str:
@@ -299,8 +300,15 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
     }
     if inputs.replication is not None:
         units |= {
-            f"twenty-db-replication-watch.{suffix}": render(
-                f"replication-watch.{suffix}.j2", period_seconds=WATCH_PERIOD_SECONDS
+            f"twenty-db-replication-{subcommand}.{suffix}": render(
+                f"replication-unit.{suffix}.j2",
+                subcommand=subcommand,
+                description=description,
+                period_seconds=period,
+            )
+            for subcommand, description, period in (
+                ("watch", "synchronous commit in step with the standby", WATCH_PERIOD_SECONDS),
+                ("publish", "replication and archiving metrics to CloudWatch", 60),
             )
             for suffix in ("service", "timer")
         }

@@ -19,11 +19,14 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.validate import validate_parameters
 
 from infra.config import EnvironmentConfig
 from infra.database_host import (
@@ -131,9 +134,11 @@ def _wait(condition: Any, what: str, seconds: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def pair() -> Iterator[Pair]:
-    cfg = standby_config()
+@contextmanager
+def running_pair(cfg: EnvironmentConfig) -> Iterator[Pair]:
+    """db1 running as the primary with the rendered init SQL and passwords; db2 prepared (its
+    configuration, certificate and script) but not cloned yet. Both removed afterwards. Also
+    used by the failover benchmark (`make failover-bench`)."""
     bin_dir = require_servers()
     node = node_with_pg()
     clusters = {name: HostLayoutCluster.create(bin_dir) for name in ("db1", "db2")}
@@ -158,7 +163,8 @@ def pair() -> Iterator[Pair]:
             # for localhost and the estate's names, as the bootstrap issues it.
             cluster.run(
                 ["bash", str(cluster.root / "twenty-db-tls"), str(ca), str(cluster.data),
-                 "localhost", "127.0.0.1", *config_host_inputs(cfg, member.name).certificate_names]
+                 "localhost", "127.0.0.1",
+                 *config_host_inputs(cfg, member.name).certificate_names]
             )  # fmt: skip
             cluster.apply(
                 postgresql_conf=member.rendered.postgresql_conf,
@@ -184,6 +190,12 @@ def pair() -> Iterator[Pair]:
             cluster.destroy()
 
 
+@pytest.fixture(scope="module")
+def pair() -> Iterator[Pair]:
+    with running_pair(standby_config()) as running:
+        yield running
+
+
 def test_failover_loses_no_committed_row_and_the_old_primary_rejoins(pair: Pair) -> None:
     db1, db2 = pair.members["db1"], pair.members["db2"]
 
@@ -201,6 +213,16 @@ def test_failover_loses_no_committed_row_and_the_old_primary_rejoins(pair: Pair)
     db1.replication("watch")
     assert db1.cluster.psql("SHOW synchronous_standby_names") == "ANY 1 (db1, db2)"
     assert db1.cluster.psql("SELECT sync_state FROM pg_stat_replication") == "quorum"
+
+    # The alarms' metrics, as the publish timer sends them: valid PutMetricData input.
+    primary_metrics = _metrics(db1)
+    assert primary_metrics["StreamingStandbys"] == 1
+    # These servers have no pgBackRest repository, so archive_command fails: the metric (and
+    # its alarm) sees it. test_database_server.py's drill archives for real.
+    assert primary_metrics["ArchiveFailing"] == 1
+    assert 0 <= primary_metrics["ReplicationLagBytes"] < 16 * 1024 * 1024
+    assert primary_metrics["SlotRetainedBytes"] >= 0
+    assert _metrics(db2) == {"StandbyStreaming": 1, "ReplayBacklogBytes": 0}
 
     created = pair.client("db1", "CREATE TABLE core.failover_probe (id int PRIMARY KEY)")
     assert created.returncode == 0, created.stderr
@@ -272,6 +294,15 @@ def test_failover_loses_no_committed_row_and_the_old_primary_rejoins(pair: Pair)
     )
     # Its data is the new primary's, committed rows included.
     assert int(db1.sql("SELECT count(*) FROM core.failover_probe")) == len(present) + 1
+
+
+def _metrics(member: Member) -> dict[str, float]:
+    """`twenty-db-replication metrics`, checked against botocore's PutMetricData model."""
+    data = json.loads(member.replication("metrics").stdout)
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    params = {"Namespace": "Twenty/prod/Database", "MetricData": data}
+    validate_parameters(params, model.operation_model("PutMetricData").input_shape)
+    return {d["MetricName"]: d["Value"] for d in data}
 
 
 def test_only_the_replication_role_replicates_over_tls(pair: Pair) -> None:

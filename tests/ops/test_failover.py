@@ -353,3 +353,39 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         out = " ".join(capsys.readouterr().out.split())
         assert "exit codes: 0 every step done" in out and "1 a check refused" in out
         assert "2 bad input" in out and "--dry-run" in out
+
+
+# --- verify's replication check ------------------------------------------------------------
+
+
+def _verify(aws: Aws, prod_dir: Path) -> list[Any]:
+    from infra.ops.verify import Verify, VerifyOptions
+
+    options = VerifyOptions(wait_seconds=10, poll_seconds=2)
+    checks = Verify(load(prod_dir, ENV), aws, options, FakeClock(), lambda d, p: set())
+    return list(checks.replication())
+
+
+def test_verify_replication_streaming(aws: Aws, prod_dir: Path, estate: dict[str, str]):
+    streaming = {"name": "db2", "state": "streaming", "lag_bytes": 128}
+    status = ok({"role": "primary", "standbys": [streaming]})
+    commands = Commands(aws).expect(estate["db1"], "status", status).activate()
+    [finding] = _verify(aws, prod_dir)
+    commands.stubber.assert_no_pending_responses()
+    assert finding.ok and finding.detail == "db2 streams from db1, 128 bytes behind"
+
+
+def test_verify_replication_findings(aws: Aws, prod_dir: Path, estate: dict[str, str]):
+    _point(aws, estate["zone"], "db2")  # failover ran, config not committed
+    commands = Commands(aws).expect(estate["db2"], "status", primary("db2", lag=None)).activate()
+    config_line, streaming = _verify(aws, prod_dir)
+    commands.stubber.assert_no_pending_responses()
+    assert not config_line.ok and "config database.standby.writer says db1" in config_line.detail
+    assert not streaming.ok and "no standby streams from db2" in streaming.detail
+
+
+def test_verify_without_standby_passes(aws: Aws, config_dir: Path) -> None:
+    from infra.ops.verify import Verify, VerifyOptions
+
+    checks = Verify(load(config_dir), aws, VerifyOptions(), FakeClock(), lambda d, p: set())
+    assert [(f.ok, f.detail) for f in checks.replication()] == [(True, "no standby configured")]
