@@ -57,7 +57,11 @@ def _lag_under_load(primary: Member) -> dict[str, Any]:
         done.set()
         sampler.join()
     tps = next(
-        (line.split("=")[1].split()[0] for line in output.splitlines() if line.startswith("tps")),
+        (
+            f"{float(line.split('=')[1].split()[0]):.0f}"
+            for line in output.splitlines()
+            if line.startswith("tps")
+        ),
         "?",
     )
     lag_bytes = [b for b, _ in samples]
@@ -139,11 +143,11 @@ def _report(
     return [
         "## Database failover and replication lag (`make failover-bench`)",
         "",
-        f"Two PostgreSQL {version} servers on 127.0.0.1 with prod's rendered files",
-        "(tests/failover_bench.py; fsync off through eatmydata, as in the test), pgbench scale",
-        f"{SCALE}, {PGBENCH_CLIENTS} clients, {PGBENCH_SECONDS} s; load average {load:.1f} on the",
-        "2-core machine when it started (other work ran beside it). Lag sampled every 0.5 s from",
-        "the primary's pg_stat_replication (what the lag alarms read).",
+        f"Two PostgreSQL {version} servers on 127.0.0.1 with prod's rendered files "
+        "(tests/failover_bench.py; fsync off through eatmydata, as in the test), pgbench "
+        f"scale {SCALE}, {PGBENCH_CLIENTS} clients, {PGBENCH_SECONDS} s; load average "
+        f"{load:.1f} on the 2-core machine when it started (other work ran beside it). Lag "
+        "sampled every 0.5 s from the primary's pg_stat_replication (what the lag alarms read).",
         "",
         "| mode | pgbench tps | lag bytes median / max | replay lag s median / max |",
         "| --- | --- | --- | --- |",

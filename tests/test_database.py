@@ -7,6 +7,7 @@ import json
 from aws_cdk.assertions import Match
 
 from infra.config import EnvironmentConfig
+from infra.review.stateful import is_stateful
 from tests.conftest import SynthesizedEstate
 
 
@@ -313,8 +314,9 @@ def test_standby_host_in_the_other_zone_retained_under_pinned_ids(synthesized, e
     primary, standby = instances["DatabaseInstance"], instances["StandbyDatabaseInstance"]
     assert standby["Properties"]["AvailabilityZone"] == other_zone
     assert volumes["StandbyDataVolume"]["Properties"]["AvailabilityZone"] == other_zone
-    for logical_id in ("StandbyDatabaseInstance", "StandbyDataVolume"):
+    for logical_id in ("StandbyDatabaseInstance", "StandbyDataVolume", "PrivateZone"):
         resource = _resource(synthesized, env, logical_id)
+        assert is_stateful(resource["Type"]), "the diff guard blocks its replacement"
         assert resource["DeletionPolicy"] == "Retain", logical_id
         assert resource["UpdateReplacePolicy"] == "Retain", logical_id
     standby_volume = volumes["StandbyDataVolume"]["Properties"]

@@ -209,6 +209,12 @@ def test_failover_loses_no_committed_row_and_the_old_primary_rejoins(pair: Pair)
     assert [s["name"] for s in primary["standbys"]] == ["db2"]
     assert [(s["name"], s["active"]) for s in primary["slots"]] == [("db2", True)]
 
+    # The stable name verifies on either host (libpq's hostaddr keeps the name for TLS).
+    for member in (db1, db2):
+        for name, verified in (("db.prod.internal", True), ("db.qa.internal", False)):
+            result = _verify_full(pair, member, name)
+            assert (result.returncode == 0) is verified, (member.name, name, result.stderr)
+
     # Prod commits synchronously: the watch turns it on once the standby streams.
     db1.replication("watch")
     assert db1.cluster.psql("SHOW synchronous_standby_names") == "ANY 1 (db1, db2)"
@@ -295,6 +301,29 @@ def test_failover_loses_no_committed_row_and_the_old_primary_rejoins(pair: Pair)
     # Its data is the new primary's, committed rows included.
     assert int(db1.sql("SELECT count(*) FROM core.failover_probe")) == len(present) + 1
 
+    # A synchronous standby that dies must not block commits: the watch turns it off.
+    db1.cluster.stop("immediate")
+    _wait(lambda: db2.status()["standbys"] == [], "the primary to notice the standby is gone")
+    db2.replication("watch")
+    assert db2.cluster.psql("SHOW synchronous_standby_names") == ""
+    alone = pair.client("db2", "INSERT INTO core.failover_probe VALUES (-3)")
+    assert alone.returncode == 0, alone.stderr
+
+
+def _verify_full(pair: Pair, member: Member, name: str) -> subprocess.CompletedProcess[str]:
+    dsn = (
+        f"host={name} hostaddr=127.0.0.1 port={member.cluster.port} dbname={DATABASE_NAME} "
+        f"user={APP_ROLE} sslmode=verify-full sslrootcert={pair.ca / 'ca.crt'}"
+    )
+    return subprocess.run(
+        [str(member.cluster.bin_dir / "psql"), "-X", "-At", dsn, "-c", "SELECT 1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env={"PGPASSWORD": pair.app_password, "PATH": "/usr/bin:/bin"},
+    )
+
 
 def _metrics(member: Member) -> dict[str, float]:
     """`twenty-db-replication metrics`, checked against botocore's PutMetricData model."""
@@ -307,9 +336,9 @@ def _metrics(member: Member) -> dict[str, float]:
 
 def test_only_the_replication_role_replicates_over_tls(pair: Pair) -> None:
     """pg_hba admits replication for the replication role, over TLS, and nothing else."""
-    db1 = pair.members["db1"]
-    if db1.status()["role"] != "primary":
-        db1 = pair.members["db2"]
+    [db1] = [
+        m for m in pair.members.values() if m.replication("is-primary", check=False).returncode == 0
+    ]
     port = db1.cluster.port
     plain = subprocess.run(
         [str(db1.cluster.bin_dir / "psql"), "-X", "-At",
