@@ -377,3 +377,23 @@ def test_replication_commands_are_fixed_ssm_documents(synthesized, env, cfg):
     assert "AWS-RunShellScript" not in json.dumps(
         synthesized.template_json(f"twenty-{env}-database")
     )
+
+
+def test_failover_policy_names_only_the_documents_and_hosts(synthesized, env, cfg):
+    policies = _resources(synthesized, env, "AWS::IAM::ManagedPolicy")
+    if not cfg.database.standby.enabled:
+        assert policies == {}
+        return
+    [policy] = policies.values()
+    assert policy["Properties"]["ManagedPolicyName"] == f"twenty-{env}-database-failover"
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    [send] = [s for s in statements if s["Action"] == "ssm:SendCommand"]
+    text = json.dumps(send["Resource"])
+    for subcommand in ("status", "promote", "rebuild-standby"):
+        assert f":document/twenty-{env}-db-{subcommand}" in text
+    assert text.count(":document/") == 3 and text.count(":instance/") == 2
+    assert "AWS-RunShellScript" not in json.dumps(policy)
+    wildcard = [s for s in statements if s["Resource"] == "*"]
+    assert [sorted(s["Action"]) for s in wildcard] == [
+        ["ec2:DescribeInstances", "route53:GetChange", "ssm:GetCommandInvocation"]
+    ]

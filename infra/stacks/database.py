@@ -252,6 +252,7 @@ class DatabaseStack(EstateStack):
             self._grant_host(parts.role, metrics_namespace=metrics_namespace(env))
         if database.standby.enabled:
             self._replication_documents(env)
+            self.failover_policy = self._failover_policy(env, site)
         CfnOutput(self, "InstanceId", value=self.instance.instance_id)
         for member, parts in self.members.items():
             CfnOutput(self, f"{member.capitalize()}InstanceId", value=parts.instance.instance_id)
@@ -356,6 +357,67 @@ class DatabaseStack(EstateStack):
                 },
             )
             document.override_logical_id(f"ReplicationDocument{document.node.id[8:]}")
+
+    def _failover_policy(self, env: str, site: Site) -> iam.ManagedPolicy:
+        """What `failover` and `rebuild-standby` need, and no more: the three documents on the
+        two hosts (never AWS-RunShellScript), the fence on those hosts and groups, the stable
+        name's zone. Not attached: operators attach it to their role or permission set."""
+        arn = f"arn:{self.partition}"
+        instances = [
+            f"{arn}:ec2:{site.region}:{site.account}:instance/{parts.instance.instance_id}"
+            for parts in self.members.values()
+        ]
+        groups = [
+            f"{arn}:ec2:{site.region}:{site.account}:security-group/{group.security_group_id}"
+            for group in (self.security_group, self.quarantine_security_group)
+            if group is not None
+        ]
+        documents = [
+            f"{arn}:ssm:{site.region}:{site.account}:document/"
+            f"{replication_document_name(env, subcommand)}"
+            for subcommand in REPLICATION_DOCUMENTS
+        ]
+        policy = iam.ManagedPolicy(
+            self,
+            "FailoverPolicy",
+            managed_policy_name=f"twenty-{env}-database-failover",
+            description="python -m infra failover / rebuild-standby for twenty-" + env,
+            statements=[
+                iam.PolicyStatement(
+                    actions=["ssm:SendCommand"], resources=[*documents, *instances]
+                ),
+                iam.PolicyStatement(
+                    actions=["ec2:ModifyInstanceAttribute"], resources=[*instances, *groups]
+                ),
+                iam.PolicyStatement(
+                    actions=["ec2:StopInstances", "ec2:StartInstances"], resources=instances
+                ),
+                iam.PolicyStatement(
+                    actions=["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+                    resources=[self.zone.hosted_zone_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=["cloudformation:DescribeStacks"], resources=[self.stack_id]
+                ),
+                # No resource-level permissions exist for these reads.
+                iam.PolicyStatement(
+                    actions=[
+                        "ssm:GetCommandInvocation",
+                        "ec2:DescribeInstances",
+                        "route53:GetChange",
+                    ],
+                    resources=["*"],
+                ),
+            ],
+        )
+        self.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ssm:GetCommandInvocation, ec2:DescribeInstances and route53:GetChange have no "
+            "resource-level permissions; every change is limited to the hosts, groups, "
+            "documents and zone of this stack",
+        )
+        return policy
 
     # -------------------------------------------------------------------------------------------
 
