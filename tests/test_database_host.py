@@ -130,3 +130,17 @@ def test_standby_carries_its_own_rendering(
     primary_subnet = str(cfg.network.private_subnets[0])
     assert f"hostssl    replication  twenty_replicator  {primary_subnet}  " in rendered.pg_hba_conf
     assert len(rendered.user_data_gzip()) < USER_DATA_LIMIT
+
+
+def test_backups_rpo_is_at_most_a_minute(cfg: EnvironmentConfig) -> None:
+    """Issue 21: WAL is switched at least every 60 s and pushed asynchronously via the spool,
+    in every environment, whatever else the config says."""
+    rendered = rendered_for(cfg)
+    timeout = re.search(r"^archive_timeout = (\d+)$", rendered.postgresql_conf, re.MULTILINE)
+    assert timeout is not None and 0 < int(timeout.group(1)) <= 60
+    pgbackrest = rendered.pgbackrest_conf.splitlines()
+    assert "archive-async=y" in pgbackrest
+    assert "spool-path=/var/spool/pgbackrest" in pgbackrest
+    assert "archive_command = 'pgbackrest --stanza=twenty archive-push %p'" in (
+        rendered.postgresql_conf
+    )
