@@ -7,7 +7,8 @@ failover (the primary host or its zone is lost, or a planned switch):
      primary too, briefly: if it answers, the standby may be no further behind it (`--force`
      overrides both refusals);
   3. fence the old primary: its security group swapped for the quarantine group (no ingress),
-     then a forced stop; promotion never starts unless the swap succeeded;
+     then a forced stop, waited for (a new group leaves established connections open): if the
+     old primary answered in step 2 and does not stop, nothing is promoted (`--force` does);
   4. promote the standby (`twenty-db-replication promote`);
   5. move the stable name to it (Route53 UPSERT, waited until INSYNC);
   6. rewrite `database.standby.writer` in config/<env>.yaml (commit it: a deploy keeps the name
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 from ruamel.yaml import YAML
 
 from infra.config import EnvironmentConfig, display_path
@@ -52,6 +53,8 @@ class FailoverOptions:
     primary_wait_seconds: float = 30.0
     # each of: the standby's status, promotion, the DNS change, a rebuild's clone
     wait_seconds: float = 900.0
+    # how long the fenced primary may take to stop
+    fence_wait_seconds: float = 300.0
     poll_seconds: float = 2.0
 
 
@@ -180,6 +183,7 @@ class Failover:
             aws.client("ssm"), cfg.name, clock, poll_seconds=options.poll_seconds
         )
         self.steps = _Steps(clock)
+        self.primary_alive = False
 
     def run(self) -> list[Finding]:
         began = self.clock.monotonic()
@@ -252,6 +256,7 @@ class Failover:
             hosts.instances[primary], "status", self.options.primary_wait_seconds
         )
         primary_status = _status(answer)
+        self.primary_alive = primary_status is not None
         if primary_status is None:
             return self.steps.add(
                 "primary",
@@ -286,10 +291,33 @@ class Failover:
         detail = f"{hosts.writer} ({instance}) in the quarantine group {hosts.quarantine}"
         try:
             self.ec2.stop_instances(InstanceIds=[instance], Force=True)
-            detail += ", stop requested"
-        except ClientError as exc:  # the swap fenced it; the stop is extra
-            detail += f"; stop failed ({describe(exc)}), the group still fences it"
-        return self.steps.add("fence", True, detail, started)
+        except ClientError as exc:
+            detail += f"; stop failed ({describe(exc)})"
+            return self._fence_verdict(detail, started)
+        # A new security group does not cut connections already established: only a stopped
+        # host surely takes no more writes from them.
+        delay = max(1, int(self.options.poll_seconds))
+        try:
+            self.ec2.get_waiter("instance_stopped").wait(
+                InstanceIds=[instance],
+                WaiterConfig={
+                    "Delay": delay,
+                    "MaxAttempts": max(1, int(self.options.fence_wait_seconds / delay)),
+                },
+            )
+        except WaiterError:
+            detail += f"; not stopped within {self.options.fence_wait_seconds:g} s"
+            return self._fence_verdict(detail, started)
+        return self.steps.add("fence", True, detail + ", stopped", started)
+
+    def _fence_verdict(self, detail: str, started: float) -> bool:
+        """A stop that did not complete: fatal if the old primary still answered (its open
+        connections could still write after the promotion), else the group fences it."""
+        if self.primary_alive and not self.options.force:
+            detail += ": it answered before, so its open connections could still write; not "
+            detail += "promoting (stop it, or --force)"
+            return self.steps.add("fence", False, detail, started)
+        return self.steps.add("fence", True, detail + "; the group fences it", started)
 
     def _promote(self, hosts: Hosts) -> bool:
         started = self.clock.monotonic()

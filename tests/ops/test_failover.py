@@ -204,9 +204,7 @@ def test_failover_fences_before_promoting_moves_the_name_and_the_config(
         "hosts", "standby", "primary", "fence", "promote", "dns", "config", "failover"
     ]  # fmt: skip
     # The old primary was fenced (quarantine group, stopping) before the promotion was sent.
-    assert seen_at_promotion == [([estate["fence"]], "stopping")] or seen_at_promotion == [
-        ([estate["fence"]], "stopped")
-    ]
+    assert seen_at_promotion == [([estate["fence"]], "stopped")]
     assert _writer(aws, estate["zone"]) == f"db2.{ENV}.internal"
     text = (prod_dir / "prod.yaml").read_text()
     assert "    writer: db2               # rewritten by `python -m infra failover`" in text
@@ -389,3 +387,53 @@ def test_verify_without_standby_passes(aws: Aws, config_dir: Path) -> None:
 
     checks = Verify(load(config_dir), aws, VerifyOptions(), FakeClock(), lambda d, p: set())
     assert [(f.ok, f.detail) for f in checks.replication()] == [(True, "no standby configured")]
+
+
+def _deny_stop(aws: Aws) -> None:
+    """StopInstances answered with an error (as for a host whose zone is down)."""
+    from botocore.awsrequest import AWSResponse
+
+    def deny(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        error = {"Code": "IncorrectInstanceState", "Message": "cannot stop it now"}
+        return AWSResponse("https://ec2", 400, {}, None), {
+            "Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}
+        }  # fmt: skip
+
+    aws.client("ec2").meta.events.register("before-call.ec2.StopInstances", deny)
+
+
+def test_a_live_primary_that_does_not_stop_is_not_promoted_over(
+    aws: Aws, prod_dir: Path, estate: dict[str, str]
+) -> None:
+    """Its open connections survive the group swap: promoting now could lose their writes."""
+    _deny_stop(aws)
+    commands = (
+        Commands(aws)
+        .expect(estate["db2"], "status", standby())
+        .expect(estate["db1"], "status", primary(lag=0))
+        .activate()
+    )
+    code, findings = failover(aws, prod_dir)
+    commands.stubber.assert_no_pending_responses()  # no promote
+    assert code == 1
+    assert findings[-1].check == "fence" and "not promoting" in findings[-1].detail
+    assert _groups(aws, estate["db1"]) == [estate["fence"]], "the group swap stays"
+    assert _writer(aws, estate["zone"]) == f"db1.{ENV}.internal"
+
+
+def test_a_dead_primary_that_does_not_stop_is_fenced_by_its_group(
+    aws: Aws, prod_dir: Path, estate: dict[str, str]
+) -> None:
+    _deny_stop(aws)
+    commands = (
+        Commands(aws)
+        .expect(estate["db2"], "status", standby())
+        .expect(estate["db1"], "status", {"Status": "InProgress"}, pending=NO_ANSWER_POLLS)
+        .expect(estate["db2"], "promote", {"Status": "Success"})
+        .activate()
+    )
+    code, findings = failover(aws, prod_dir)
+    commands.stubber.assert_no_pending_responses()
+    assert code == 0
+    fence = next(f for f in findings if f.check == "fence")
+    assert "stop failed" in fence.detail and "the group fences it" in fence.detail
