@@ -150,8 +150,8 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--force",
         action="store_true",
         help="promote even when the standby lags more than database.standby."
-        "failover_max_lag_bytes or does not stream from a primary that answers (loses "
-        "those writes)",
+        "failover_max_lag_bytes, does not stream from a primary that answers, or that primary "
+        "did not stop (loses those writes)",
     )
     rebuild = _operations_command(
         commands,
