@@ -66,7 +66,7 @@ def _failover(args: argparse.Namespace) -> int:
 
 
 def _rebuild_standby(args: argparse.Namespace) -> int:
-    from infra.ops.failover import run_rebuild_standby
+    from infra.ops.rebuild_standby import run_rebuild_standby
 
     cfg, _ = _environment(args)
     return _print_report(run_rebuild_standby(cfg, options=_failover_options(args)), args.json)

@@ -16,10 +16,7 @@ failover (the primary host or its zone is lost, or a planned switch):
 Twenty needs no restart: its pools drop the connections that failed with the old host and open
 new ones to the name, whose TTL is seconds.
 
-rebuild-standby (after a failover, or to replace a standby): the host that is not the writer is
-started if stopped, turned into a standby of the primary (`twenty-db-replication
-rebuild-standby`: a verified TLS clone with its replication slot), given back the database
-security group, and checked streaming.
+rebuild-standby: infra/ops/rebuild_standby.py.
 
 Every step is a line of the report with its duration; --dry-run stops after the checks.
 """
@@ -73,7 +70,7 @@ class Hosts:
         return other_member(self.writer)
 
 
-def _require_standby(cfg: EnvironmentConfig) -> None:
+def require_standby(cfg: EnvironmentConfig) -> None:
     if not cfg.database.standby.enabled:
         raise UnusableError(
             f"{cfg.name} has no standby host (database.standby.enabled is false in "
@@ -83,7 +80,7 @@ def _require_standby(cfg: EnvironmentConfig) -> None:
 
 def find_hosts(cfg: EnvironmentConfig, aws: Aws) -> Hosts:
     """From the database stack's outputs and the stable name's record; exit 2 without them."""
-    _require_standby(cfg)
+    require_standby(cfg)
     name = stack_name(cfg.name, "database")
     stack = find_stack(aws.client("cloudformation"), name)
     if stack is None:
@@ -139,7 +136,7 @@ def replace_writer(text: str, member: str, label: str) -> str:
     return updated
 
 
-def _status(result: CommandResult) -> dict[str, Any] | None:
+def parse_status(result: CommandResult) -> dict[str, Any] | None:
     if not result.ok:
         return None
     try:
@@ -150,7 +147,7 @@ def _status(result: CommandResult) -> dict[str, Any] | None:
 
 
 @dataclass
-class _Steps:
+class Steps:
     """The report's lines, each with the time it took."""
 
     clock: Clock
@@ -182,7 +179,7 @@ class Failover:
         self.commands = ReplicationCommands(
             aws.client("ssm"), cfg.name, clock, poll_seconds=options.poll_seconds
         )
-        self.steps = _Steps(clock)
+        self.steps = Steps(clock)
         self.primary_alive = False
 
     def run(self) -> list[Finding]:
@@ -225,7 +222,7 @@ class Failover:
         standby, primary = hosts.standby, hosts.writer
         limit = self.cfg.database.standby.failover_max_lag_bytes
         result = self.commands.run(hosts.instances[standby], "status", self.options.wait_seconds)
-        status = _status(result)
+        status = parse_status(result)
         if status is None:
             return self.steps.add(
                 "standby",
@@ -255,7 +252,7 @@ class Failover:
         answer = self.commands.run(
             hosts.instances[primary], "status", self.options.primary_wait_seconds
         )
-        primary_status = _status(answer)
+        primary_status = parse_status(answer)
         self.primary_alive = primary_status is not None
         if primary_status is None:
             return self.steps.add(
@@ -382,94 +379,9 @@ class Failover:
         )
 
 
-class RebuildStandby:
-    def __init__(self, cfg: EnvironmentConfig, aws: Aws, options: FailoverOptions, clock: Clock):
-        self.cfg = cfg
-        self.aws = aws
-        self.options = options
-        self.clock = clock
-        self.ec2 = aws.client("ec2")
-        self.commands = ReplicationCommands(
-            aws.client("ssm"), cfg.name, clock, poll_seconds=options.poll_seconds
-        )
-        self.steps = _Steps(clock)
-
-    def run(self) -> list[Finding]:
-        began = self.clock.monotonic()
-        hosts = find_hosts(self.cfg, self.aws)
-        primary, target = hosts.writer, hosts.standby
-        instance = hosts.instances[target]
-        started = self.clock.monotonic()
-        status = _status(
-            self.commands.run(hosts.instances[primary], "status", self.options.wait_seconds)
-        )
-        if status is None or status.get("role") != "primary":
-            self.steps.add(
-                "primary",
-                False,
-                f"{primary}, named by {writer_name(self.cfg.name)}, is not an answering primary"
-                f" ({status.get('role') if status else 'no answer'}): nothing to clone",
-                started,
-            )
-            return self.steps.findings
-        self.steps.add("primary", True, f"{primary} is the primary", started)
-        if self.options.dry_run:
-            self.steps.add(
-                "dry run", True, f"would start {target} ({instance}) if stopped, wipe it and "
-                f"clone {primary} into it, then give it the group {hosts.security_group}"
-            )  # fmt: skip
-            return self.steps.findings
-        if not self._running(target, instance):
-            return self.steps.findings
-        started = self.clock.monotonic()
-        result = self.commands.run(instance, "rebuild-standby", self.options.wait_seconds)
-        if not result.ok:
-            self.steps.add(
-                "rebuild", False, f"{target}: {result.last_error()} ({result.command_id})", started
-            )
-            return self.steps.findings
-        self.steps.add("rebuild", True, f"{target} cloned from {primary} and streaming", started)
-        self.ec2.modify_instance_attribute(InstanceId=instance, Groups=[hosts.security_group])
-        self.steps.add("security group", True, f"{target} back in {hosts.security_group}")
-        started = self.clock.monotonic()
-        check = _status(self.commands.run(instance, "status", self.options.wait_seconds))
-        ok = bool(check and check.get("role") == "standby" and check.get("streaming"))
-        self.steps.add(
-            "standby", ok, f"{target} is {'a streaming standby' if ok else 'not streaming'}",
-            started,
-        )  # fmt: skip
-        if ok:
-            self.steps.add("rebuild-standby", True, f"{target} is the standby", began)
-        return self.steps.findings
-
-    def _running(self, member: str, instance: str) -> bool:
-        started = self.clock.monotonic()
-        described = self.ec2.describe_instances(InstanceIds=[instance])
-        state = described["Reservations"][0]["Instances"][0]["State"]["Name"]
-        if state == "running":
-            return self.steps.add("instance", True, f"{member} ({instance}) is running", started)
-        if state not in ("stopped", "stopping"):
-            return self.steps.add(
-                "instance", False, f"{member} ({instance}) is {state}; start it by hand", started
-            )
-        if state == "stopping":
-            self.ec2.get_waiter("instance_stopped").wait(
-                InstanceIds=[instance], WaiterConfig=self._waiter()
-            )
-        self.ec2.start_instances(InstanceIds=[instance])
-        self.ec2.get_waiter("instance_running").wait(
-            InstanceIds=[instance], WaiterConfig=self._waiter()
-        )
-        return self.steps.add("instance", True, f"{member} ({instance}) started", started)
-
-    def _waiter(self) -> dict[str, int]:
-        delay = max(1, int(self.options.poll_seconds))
-        return {"Delay": delay, "MaxAttempts": max(1, int(self.options.wait_seconds / delay))}
-
-
-def _checked_account(cfg: EnvironmentConfig, aws: Aws) -> Finding | None:
+def checked_account(cfg: EnvironmentConfig, aws: Aws) -> Finding | None:
     """Offline first (no standby configured: exit 2 without credentials), then the account."""
-    _require_standby(cfg)
+    require_standby(cfg)
     account = aws.account()
     if account != cfg.account:
         return Finding(
@@ -487,28 +399,13 @@ def run_failover(
     options: FailoverOptions | None = None,
     clock: Clock | None = None,
 ) -> Report:
-    _require_standby(cfg)
+    require_standby(cfg)
     aws = aws or Aws(cfg.region)
-    wrong = _checked_account(cfg, aws)
+    wrong = checked_account(cfg, aws)
     if wrong is not None:
         return Report("failover", cfg.name, (wrong,))
     runner = Failover(cfg, config_file, aws, options or FailoverOptions(), clock or Clock())
     return Report("failover", cfg.name, tuple(runner.run()))
-
-
-def run_rebuild_standby(
-    cfg: EnvironmentConfig,
-    aws: Aws | None = None,
-    options: FailoverOptions | None = None,
-    clock: Clock | None = None,
-) -> Report:
-    _require_standby(cfg)
-    aws = aws or Aws(cfg.region)
-    wrong = _checked_account(cfg, aws)
-    if wrong is not None:
-        return Report("rebuild-standby", cfg.name, (wrong,))
-    runner = RebuildStandby(cfg, aws, options or FailoverOptions(), clock or Clock())
-    return Report("rebuild-standby", cfg.name, tuple(runner.run()))
 
 
 __all__ = [
@@ -517,5 +414,4 @@ __all__ = [
     "find_hosts",
     "replace_writer",
     "run_failover",
-    "run_rebuild_standby",
 ]

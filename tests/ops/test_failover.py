@@ -15,7 +15,8 @@ from infra.cli import main
 from infra.config import EnvironmentConfig
 from infra.naming import stack_name
 from infra.ops.aws import Aws
-from infra.ops.failover import FailoverOptions, replace_writer, run_failover, run_rebuild_standby
+from infra.ops.failover import FailoverOptions, replace_writer, run_failover
+from infra.ops.rebuild_standby import run_rebuild_standby
 from infra.ops.report import UnusableError
 from tests.ops.conftest import REGION, deployable_text, load
 from tests.ops.test_verify import FakeClock
