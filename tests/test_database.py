@@ -395,5 +395,10 @@ def test_failover_policy_names_only_the_documents_and_hosts(synthesized, env, cf
     assert "AWS-RunShellScript" not in json.dumps(policy)
     wildcard = [s for s in statements if s["Resource"] == "*"]
     assert [sorted(s["Action"]) for s in wildcard] == [
-        ["ec2:DescribeInstances", "route53:GetChange", "ssm:GetCommandInvocation"]
+        [
+            "ec2:DescribeInstances",
+            "route53:GetChange",
+            "ssm:DescribeInstanceInformation",
+            "ssm:GetCommandInvocation",
+        ]
     ]

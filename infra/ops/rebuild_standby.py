@@ -104,6 +104,20 @@ class RebuildStandby:
         self.ec2.get_waiter("instance_running").wait(
             InstanceIds=[instance], WaiterConfig=self._waiter()
         )
+        # Run Command reaches the host only once its SSM agent has registered again.
+        ssm = self.commands.ssm
+        while True:
+            listed = ssm.describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": [instance]}]
+            )["InstanceInformationList"]
+            if listed and listed[0].get("PingStatus") == "Online":
+                break
+            if self.clock.monotonic() - started >= self.options.wait_seconds:
+                return self.steps.add(
+                    "instance", False, f"{member} ({instance}) started, SSM agent not online",
+                    started,
+                )  # fmt: skip
+            self.clock.sleep(self.options.poll_seconds)
         return self.steps.add("instance", True, f"{member} ({instance}) started", started)
 
     def _waiter(self) -> dict[str, int]:

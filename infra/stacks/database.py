@@ -403,6 +403,7 @@ class DatabaseStack(EstateStack):
                 iam.PolicyStatement(
                     actions=[
                         "ssm:GetCommandInvocation",
+                        "ssm:DescribeInstanceInformation",
                         "ec2:DescribeInstances",
                         "route53:GetChange",
                     ],
@@ -413,7 +414,8 @@ class DatabaseStack(EstateStack):
         self.acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "ssm:GetCommandInvocation, ec2:DescribeInstances and route53:GetChange have no "
+            "ssm:GetCommandInvocation, ssm:DescribeInstanceInformation, ec2:DescribeInstances and "
+            "route53:GetChange have no "
             "resource-level permissions; every change is limited to the hosts, groups, "
             "documents and zone of this stack",
         )

@@ -143,6 +143,17 @@ class Commands:
         )
         return self
 
+    def expect_online(self, instance: str, polls: int = 1) -> Commands:
+        """DescribeInstanceInformation: offline `polls - 1` times, then Online."""
+        filters = [{"Key": "InstanceIds", "Values": [instance]}]
+        for status in ["ConnectionLost"] * (polls - 1) + ["Online"]:
+            self.stubber.add_response(
+                "describe_instance_information",
+                {"InstanceInformationList": [{"InstanceId": instance, "PingStatus": status}]},
+                {"Filters": filters},
+            )
+        return self
+
     def activate(self, on_send: Any = None) -> Commands:
         def record(params: dict[str, Any], **_: Any) -> None:
             sent = (params["InstanceIds"][0], params["DocumentName"])
@@ -307,6 +318,7 @@ def test_rebuild_standby_starts_clones_and_unfences_the_old_primary(
     commands = (
         Commands(aws)
         .expect(estate["db2"], "status", primary("db2", lag=None))
+        .expect_online(estate["db1"], polls=2)
         .expect(estate["db1"], "rebuild-standby", rebuilt)
         .expect(estate["db1"], "status", ok({"role": "standby", "streaming": True}))
         .activate()
