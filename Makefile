@@ -10,7 +10,7 @@ ENV ?= all
 BASE ?=
 BASE_ENV ?=
 
-.PHONY: synth test lint typecheck snapshot-update config-docs bench drill lock diff deploy bootstrap checkov cost diagram prices clean deps
+.PHONY: synth test lint typecheck snapshot-update config-docs bench drill failover-bench lock diff deploy bootstrap checkov cost diagram prices clean deps
 
 $(VENV)/.installed: requirements.lock package-lock.json
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -90,6 +90,9 @@ config-docs: $(VENV)/.installed ## regenerate docs/config-reference.md
 
 bench: $(VENV)/.installed ## whole-estate synth time vs. a bare App (median of 5)
 	$(PYTHON) -m infra.bench
+
+failover-bench: $(VENV)/.installed ## two real PostgreSQL servers: failover time, lag under pgbench
+	$(PYTHON) -m tests.failover_bench
 
 # Real PostgreSQL and pgBackRest (Debian packages); minutes, not part of `make test`.
 SCALE ?= 100

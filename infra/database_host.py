@@ -43,7 +43,73 @@ CA_DAYS = 7300
 SERVER_CERTIFICATE_DAYS = 730
 RENEW_DAYS = 180
 TLS_SCRIPT = "/usr/local/sbin/twenty-db-tls"
+# --- streaming standby (issue 21) --------------------------------------------------------------
+# The two database hosts: db1 in `database.availability_zone`, db2 (the standby, when
+# `database.standby.enabled`) in the other zone. Each is also the name of its replication slot
+# and of its application_name on the primary.
+MEMBERS = ("db1", "db2")
+REPLICATION_ROLE = "twenty_replicator"
+REPLICATION_SCRIPT = "/usr/local/sbin/twenty-db-replication"
+# Instance tag naming the member the stable name points at (config `database.standby.writer`):
+# a host whose volume is blank creates the cluster if it is that member, clones it otherwise.
+WRITER_TAG = "TwentyDatabaseWriter"
+# Instance tag naming the member an instance is (failover finds the hosts by it).
+MEMBER_TAG = "TwentyDatabaseMember"
+# The SSM Command documents of the database stack, one per twenty-db-replication subcommand
+# that the day-2 commands send (issue 23: no AWS-RunShellScript, no free-form parameter).
+REPLICATION_DOCUMENTS = {
+    "status": "this host's replication role and figures, as one JSON line",
+    "promote": "promote this standby to primary",
+    "rebuild-standby": "turn this host into the standby of the primary (wipes its cluster)",
+}
+# The host's layout for replication (TLS directory on the data volume, the replication
+# password file); the tests' loopback servers pass their own.
+TLS_DIRECTORY = f"{DATA_MOUNT_POINT}/tls"
+REPLICATION_PASSFILE = f"{DATA_MOUNT_POINT}/.pgpass-replication"
+# wal_sender_timeout: how soon the primary notices a standby that vanished without closing its
+# connection; with the watch timer's period it bounds how long a synchronous primary blocks.
+WAL_SENDER_TIMEOUT_SECONDS = 15
+WATCH_PERIOD_SECONDS = 10
 _ENV = template_environment(TEMPLATES)
+
+
+def private_zone_name(environment: str) -> str:
+    """The environment's private hosted zone (the database's stable names live there)."""
+    return f"{environment}.internal"
+
+
+def writer_name(environment: str) -> str:
+    """The stable name of the primary that Twenty connects to: moved by `failover`."""
+    return f"db.{private_zone_name(environment)}"
+
+
+def member_name(environment: str, member: str) -> str:
+    """The name of one database host, whatever its role."""
+    return f"{member}.{private_zone_name(environment)}"
+
+
+def replication_document_name(environment: str, subcommand: str) -> str:
+    """Name of the SSM document running `twenty-db-replication <subcommand>`."""
+    return f"twenty-{environment}-db-{subcommand}"
+
+
+def other_member(member: str) -> str:
+    return MEMBERS[1 - MEMBERS.index(member)]
+
+
+@dataclass(frozen=True)
+class ReplicationInputs:
+    """Where one host streams from when it is the standby, and who may stream from it."""
+
+    member: str  # db1 or db2
+    peer_cidr: str  # the other host's subnet: pg_hba admits the replication role from it only
+    primary_host: str  # the stable name (db.<env>.internal) the standby follows
+    primary_port: int = PORT
+    tls_directory: str = TLS_DIRECTORY
+    passfile: str = REPLICATION_PASSFILE
+
+
+# -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -67,6 +133,12 @@ class HostInputs:
     admin_secret_name: str
     ca_secret_name: str
     repo2: Repository | None = None
+    # --- streaming standby (issue 21): None on an environment without a standby
+    replication: ReplicationInputs | None = None
+    replication_secret_name: str = ""
+    ca_key_secret_name: str = ""
+    # the names the server certificate covers besides the host's own (the stable names)
+    certificate_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,6 +161,7 @@ class RenderedHost:
     pgbackrest_conf: str
     bootstrap_script: str
     tls_script: str
+    replication_script: str
     cloudwatch_agent_json: str
     files: tuple[HostFile, ...]
     # Not a host file: sent by the SSM document twenty-<env>-restore (infra/restore_document.py).
@@ -161,6 +234,19 @@ def _cloudwatch_agent_config(inputs: HostInputs, database: DatabaseConfig) -> st
     return json.dumps(config, indent=2) + "\n"
 
 
+def primary_conninfo(replication: ReplicationInputs | None) -> str:
+    """libpq connection string a standby streams with: the stable name, verified TLS, SCRAM
+    with the password from a file, its own application_name (the synchronous standby name)."""
+    if replication is None:
+        return ""
+    return (
+        f"host={replication.primary_host} port={replication.primary_port} "
+        f"user={REPLICATION_ROLE} application_name={replication.member} "
+        f"sslmode=verify-full sslrootcert={replication.tls_directory}/ca.crt "
+        f"passfile={replication.passfile} connect_timeout=5"
+    )
+
+
 def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost:
     """Render every file of the database host and the cloud-config user data carrying them."""
     context = {
@@ -190,6 +276,20 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         "port": PORT,
         # Leave room for the superuser's reserved slots and the admin's sessions.
         "app_connection_limit": database.app_connection_limit,
+        # --- streaming standby (issue 21)
+        "standby": database.standby,
+        "replication": inputs.replication,
+        "replication_role": REPLICATION_ROLE,
+        "replication_secret_name": inputs.replication_secret_name,
+        "ca_key_secret_name": inputs.ca_key_secret_name,
+        "certificate_names": inputs.certificate_names,
+        "members": MEMBERS,
+        "writer_tag": WRITER_TAG,
+        "tls_script_path": TLS_SCRIPT,
+        "replication_script_path": REPLICATION_SCRIPT,
+        "wal_sender_timeout_seconds": WAL_SENDER_TIMEOUT_SECONDS,
+        "primary_conninfo": primary_conninfo(inputs.replication),
+        "metrics_namespace": metrics_namespace(inputs.environment),
     }
 
     def render(name: str, **extra: object) -> str:
@@ -202,6 +302,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
     pgbackrest_conf = render("pgbackrest.conf.j2")
     bootstrap = render("bootstrap.sh.j2")
     tls = render("tls.sh.j2")
+    replication = render("replication.sh.j2") if inputs.replication is not None else ""
     agent = _cloudwatch_agent_config(inputs, database)
     units = {
         f"twenty-pgbackrest-{kind}.{suffix}": render(
@@ -216,6 +317,20 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         )
         for suffix in ("service", "timer")
     }
+    if inputs.replication is not None:
+        units |= {
+            f"twenty-db-replication-{subcommand}.{suffix}": render(
+                f"replication-unit.{suffix}.j2",
+                subcommand=subcommand,
+                description=description,
+                period_seconds=period,
+            )
+            for subcommand, description, period in (
+                ("watch", "synchronous commit in step with the standby", WATCH_PERIOD_SECONDS),
+                ("publish", "replication and archiving metrics to CloudWatch", 60),
+            )
+            for suffix in ("service", "timer")
+        }
     files = (
         HostFile("/etc/twenty-db/postgresql.conf", "0644", postgresql_conf),
         HostFile("/etc/twenty-db/pg_hba.conf", "0644", pg_hba_conf),
@@ -225,6 +340,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         HostFile("/etc/twenty-db/cloudwatch-agent.json", "0644", agent),
         *(HostFile(f"/etc/systemd/system/{name}", "0644", text) for name, text in units.items()),
         HostFile(TLS_SCRIPT, "0750", tls),
+        *([HostFile(REPLICATION_SCRIPT, "0755", replication)] if replication else []),
         HostFile("/usr/local/sbin/twenty-db-bootstrap", "0750", bootstrap),
     )
     user_data = render("user-data.yaml.j2", files=files)
@@ -237,6 +353,7 @@ def render_host(*, inputs: HostInputs, database: DatabaseConfig) -> RenderedHost
         pgbackrest_conf=pgbackrest_conf,
         bootstrap_script=bootstrap,
         tls_script=tls,
+        replication_script=replication,
         cloudwatch_agent_json=agent,
         files=files,
         user_data=user_data,

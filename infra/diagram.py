@@ -121,7 +121,8 @@ def render_diagram(env: str, stacks: Mapping[str, Template]) -> str:
     """The Mermaid source of one environment."""
     estate = _Estate(stacks)
     p = env.upper()
-    zone = next(iter(estate.of("AWS::Route53::HostedZone")), None)
+    # The public zone names the environment (a private zone, with VPCs, holds internal names).
+    zone = next((z for z in estate.of("AWS::Route53::HostedZone") if "VPCs" not in z.props), None)
     domain = _text(zone.props.get("Name")).rstrip(".") if zone else "?"
     out = ["graph TB", f"    USERS((Internet Users)) --> {p}_R53", ""]
     out.append(f'    subgraph {p}["{env.upper()} - {domain}"]')
@@ -159,11 +160,13 @@ def render_diagram(env: str, stacks: Mapping[str, Template]) -> str:
     if hosts:
         out.append(f'            subgraph {p}_DB["Database"]')
         for index, host in enumerate(hosts, 1):
-            label = _label(f"EC2 {_text(host.props.get('InstanceType'))}", "PostgreSQL host")
+            role = "PostgreSQL host" if index == 1 else "PostgreSQL standby"
+            zone_name = _text(host.props.get("AvailabilityZone"), "")
+            label = _label(f"EC2 {_text(host.props.get('InstanceType'))}", role, zone_name)
             out.append(f"                {p}_EC2_{index}[{label}]")
         for index, volume in enumerate(estate.of("AWS::EC2::Volume"), 1):
             out.append(f'                {p}_VOL_{index}["{_volume_line(volume)}"]')
-            out.append(f"                {p}_EC2_1 --- {p}_VOL_{index}")
+            out.append(f"                {p}_EC2_{min(index, len(hosts))} --- {p}_VOL_{index}")
         out.append("            end")
     for index, cache in enumerate(estate.of("AWS::ElastiCache::ReplicationGroup"), 1):
         props = cache.props

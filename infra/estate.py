@@ -224,6 +224,7 @@ class EstateParts:
                 "backend": edge.backend_target_group,
             },
             database_instance=database.instance,
+            database_standby=self.cfg.database.standby,
             backup_vault=database.backup_vault,
             redis_node_ids=data.redis_node_ids,
             cluster=cluster.control_plane.handle,

@@ -28,6 +28,8 @@ import pytest
 PG_BIN_GLOB = os.environ.get("TWENTY_PG_BIN_GLOB", "/usr/lib/postgresql/*/bin")
 VENV_BIN = Path(sys.executable).parent
 """The virtualenv's bin: tools that exist on PyPI come from requirements.lock, not Debian."""
+# Debian package eatmydata: LD_PRELOAD that turns fsync into a no-op.
+EATMYDATA = "/usr/lib/x86_64-linux-gnu/libeatmydata.so"
 
 
 def postgres_bin() -> Path | None:
@@ -221,7 +223,10 @@ class Cluster:
         ]
         for name, value in (variables or {}).items():
             args += ["-v", f"{name}={value}"]
-        return self.run(args, stdin=sql, env=env).stdout.strip()
+        result = self.run(args, stdin=sql, env=env, check=False)
+        if result.returncode != 0:
+            raise AssertionError(f"psql failed ({result.returncode}): {result.stderr}")
+        return result.stdout.strip()
 
     def tcp(
         self,
@@ -286,3 +291,67 @@ def local_pgbackrest_conf(rendered: str, *, cluster: Cluster) -> str:
     out = io.StringIO()
     parser.write(out, space_around_delimiters=False)
     return out.getvalue()
+
+
+@dataclass
+class HostLayoutCluster(Cluster):
+    """A cluster laid out as on the Debian host: configuration outside the data directory.
+
+    `pg_ctl -D <etc>` as Debian's pg_ctlcluster does, postgresql.conf there naming the data
+    directory, port and socket, the rendered conf.d and pg_hba.conf beside it; so a
+    pg_basebackup of the data directory carries no configuration, as on the hosts.
+    """
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc"
+
+    def apply(self, *, postgresql_conf: str, pg_hba_conf: str) -> None:
+        self.write(
+            self.etc / "postgresql.conf",
+            f"data_directory = '{self.data}'\nport = {self.port}\n"
+            f"unix_socket_directories = '{self.socket_dir}'\ninclude_dir = 'conf.d'\n",
+            mode=0o644,
+        )
+        self.write(self.etc / "conf.d" / "twenty.conf", postgresql_conf, mode=0o644)
+        self.write(self.etc / "pg_hba.conf", pg_hba_conf, mode=0o644)
+        self.write(self.etc / "pg_ident.conf", "", mode=0o644)
+
+    def start(self) -> None:
+        result = self.run(
+            ["pg_ctl", "-D", str(self.etc), "-l", str(self.log), "-w", "-t", "60", "start"],
+            check=False,
+        )
+        if result.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise AssertionError(f"server did not start: {result.stderr}\n{log}")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.run(["pg_ctl", "-D", str(self.etc), "-m", mode, "-w", "stop"], check=False)
+
+    def run(
+        self,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """As Cluster.run, with fsync made a no-op (libeatmydata, when installed) for the
+        servers and pg_basebackup started here: a killed server's writes are in the page cache
+        either way (the tests kill processes, not the machine), and fsync makes a clone take
+        seconds on a busy machine."""
+        preload = {"LD_PRELOAD": EATMYDATA} if Path(EATMYDATA).exists() else {}
+        return super().run(command, env={**preload, **(env or {})}, check=check, stdin=stdin)
+
+    def script_env(self) -> dict[str, str]:
+        """TWENTY_DB_* of the rendered scripts: this cluster instead of the host's layout."""
+        return {
+            "TWENTY_DB_DATA": str(self.data),
+            "TWENTY_DB_SERVICE": "",
+            "TWENTY_DB_PG_CTL_DIRECTORY": str(self.etc),
+            "TWENTY_DB_LOG": str(self.log),
+            "TWENTY_DB_SOCKET": str(self.socket_dir),
+            "TWENTY_DB_PORT": str(self.port),
+            "TWENTY_DB_WAIT_SECONDS": "30",
+        }

@@ -12,29 +12,15 @@ from pathlib import Path
 import yaml
 
 from infra.config import EnvironmentConfig
-from infra.database_host import USER_DATA_LIMIT, HostInputs, RenderedHost, render_host
-from infra.naming import secret_name
-from infra.stacks.database import backup_bucket_name, log_group_name, repo2_of
+from infra.database_host import USER_DATA_LIMIT, RenderedHost, render_host
+from infra.stacks.database import backup_bucket_name, config_host_inputs
 from tests.conftest import SynthesizedEstate
 from tests.pg_harness import debian_tool, venv_tool
 
 
-def rendered_for(cfg: EnvironmentConfig) -> RenderedHost:
-    """Exactly what the stack renders for `cfg`."""
-    return render_host(
-        inputs=HostInputs(
-            environment=cfg.name,
-            region=cfg.region,
-            vpc_cidr=str(cfg.network.vpc_cidr),
-            log_group_name=log_group_name(cfg.name),
-            backup_bucket_name=backup_bucket_name(cfg.site),
-            app_secret_name=secret_name(cfg.name, "database", "app"),
-            admin_secret_name=secret_name(cfg.name, "database", "admin"),
-            ca_secret_name=secret_name(cfg.name, "database", "ca-certificate"),
-            repo2=repo2_of(cfg.recovery_site),
-        ),
-        database=cfg.database,
-    )
+def rendered_for(cfg: EnvironmentConfig, member: str = "db1") -> RenderedHost:
+    """Exactly what the stack renders for `member` of `cfg`."""
+    return render_host(inputs=config_host_inputs(cfg, member), database=cfg.database)
 
 
 def test_user_data_is_valid_cloud_config(cfg: EnvironmentConfig, tmp_path: Path) -> None:
@@ -125,3 +111,36 @@ def test_template_carries_exactly_the_rendering(
     user_data = template["Resources"]["DatabaseInstance"]["Properties"]["UserData"]
     assert isinstance(user_data, str), "user data must be a constant of the config"
     assert gzip.decompress(base64.b64decode(user_data)).decode() == rendered_for(cfg).user_data
+
+
+def test_standby_carries_its_own_rendering(
+    synthesized: SynthesizedEstate, env: str, cfg: EnvironmentConfig
+) -> None:
+    """db2's user data is db2's files (its slot, its peer's subnet); db1's are db1's."""
+    if not cfg.database.standby.enabled:
+        return
+    template = synthesized.template_json(f"twenty-{env}-database")
+    user_data = template["Resources"]["StandbyDatabaseInstance"]["Properties"]["UserData"]
+    rendered = rendered_for(cfg, "db2")
+    assert gzip.decompress(base64.b64decode(user_data)).decode() == rendered.user_data
+    assert "primary_slot_name = 'db2'" in rendered.postgresql_conf
+    assert "application_name=db2 " in rendered.postgresql_conf
+    assert f"host=db.{env}.internal " in rendered.postgresql_conf
+    assert "sslmode=verify-full" in rendered.postgresql_conf
+    primary_subnet = str(cfg.network.private_subnets[0])
+    assert f"hostssl    replication  twenty_replicator  {primary_subnet}  " in rendered.pg_hba_conf
+    assert len(rendered.user_data_gzip()) < USER_DATA_LIMIT
+
+
+def test_backups_rpo_is_at_most_a_minute(cfg: EnvironmentConfig) -> None:
+    """Issue 21: WAL is switched at least every 60 s and pushed asynchronously via the spool,
+    in every environment, whatever else the config says."""
+    rendered = rendered_for(cfg)
+    timeout = re.search(r"^archive_timeout = (\d+)$", rendered.postgresql_conf, re.MULTILINE)
+    assert timeout is not None and 0 < int(timeout.group(1)) <= 60
+    pgbackrest = rendered.pgbackrest_conf.splitlines()
+    assert "archive-async=y" in pgbackrest
+    assert "spool-path=/var/spool/pgbackrest" in pgbackrest
+    assert "archive_command = 'pgbackrest --stanza=twenty archive-push %p'" in (
+        rendered.postgresql_conf
+    )

@@ -13,6 +13,7 @@ server is the Debian release's PostgreSQL (15 on bookworm) while the host runs
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Iterator
@@ -26,29 +27,23 @@ from infra.database_host import (
     APP_ROLE,
     DATABASE_NAME,
     STANZA,
-    HostInputs,
     RenderedHost,
     render_host,
 )
+from infra.stacks.database import config_host_inputs
 from tests.conftest import CONFIGS, ENVIRONMENTS
 from tests.pg_harness import Cluster, local_pgbackrest_conf, require_servers
 
 
 def render_for_loopback(cfg: EnvironmentConfig) -> RenderedHost:
-    """The environment's files, with the VPC range replaced by loopback (the test's 'VPC')."""
-    return render_host(
-        inputs=HostInputs(
-            environment=cfg.name,
-            region=cfg.region,
-            vpc_cidr="127.0.0.1/32",
-            log_group_name=f"/twenty/{cfg.name}/database",
-            backup_bucket_name=f"twenty-{cfg.name}-pgbackrest-test",
-            app_secret_name=f"twenty/{cfg.name}/database/app",
-            admin_secret_name=f"twenty/{cfg.name}/database/admin",
-            ca_secret_name=f"twenty/{cfg.name}/database/ca-certificate",
-        ),
-        database=cfg.database,
+    """The environment's files (db1's), with the VPC range replaced by loopback (the test's
+    'VPC'); the replication settings are tested in test_database_replication.py."""
+    inputs = dataclasses.replace(
+        config_host_inputs(cfg),
+        vpc_cidr="127.0.0.1/32",
+        backup_bucket_name=f"twenty-{cfg.name}-pgbackrest-test",
     )
+    return render_host(inputs=inputs, database=cfg.database)
 
 
 def bootstrap(cluster: Cluster, rendered: RenderedHost, passwords: dict[str, str]) -> None:
@@ -60,6 +55,8 @@ def bootstrap(cluster: Cluster, rendered: RenderedHost, passwords: dict[str, str
         env={
             "TWENTY_APP_PASSWORD": passwords["app"],
             "TWENTY_ADMIN_PASSWORD": passwords["admin"],
+            # prod's files also set the replication role's (test_database_replication.py).
+            "TWENTY_REPLICATION_PASSWORD": passwords.get("replication", "replication-unused"),
         },
     )
 

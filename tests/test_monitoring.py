@@ -305,3 +305,39 @@ def test_dashboard_and_grafana_switch(
         assert metric in body
     grafana = _resources(synthesized, env, "AWS::Grafana::Workspace")
     assert bool(grafana) is cfg.monitoring.grafana.enabled
+
+
+def test_replication_alarms_where_a_standby_runs(synthesized, env: str, cfg) -> None:
+    """Issue 21: lag (seconds, bytes), no standby streaming, slot retention, archiving; from the
+    metrics the hosts publish (tests/test_database_replication.py checks them on real servers)."""
+    template = synthesized.template_json(f"twenty-{env}-monitoring")
+    alarms = {
+        r["Properties"]["AlarmName"]: r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    names = {
+        f"twenty-{env}-database-{suffix}": metric
+        for suffix, metric in (
+            ("replication-lag-seconds", "ReplicationLagSeconds"),
+            ("replication-lag-bytes", "ReplicationLagBytes"),
+            ("standby-not-streaming", "StreamingStandbys"),
+            ("slot-retained-wal", "SlotRetainedBytes"),
+            ("archive-failing", "ArchiveFailing"),
+        )
+    }
+    if not cfg.database.standby.enabled:
+        assert not set(names) & set(alarms)
+        return
+    for name, metric in names.items():
+        props = alarms[name]
+        assert props["MetricName"] == metric
+        assert props["Namespace"] == f"Twenty/{env}/Database"
+        assert props["AlarmActions"], name
+    standby = cfg.database.standby
+    assert alarms[f"twenty-{env}-database-replication-lag-bytes"]["Threshold"] == (
+        standby.lag_alarm_bytes
+    )
+    not_streaming = alarms[f"twenty-{env}-database-standby-not-streaming"]
+    assert not_streaming["ComparisonOperator"] == "LessThanThreshold"
+    assert not_streaming["TreatMissingData"] == "breaching"

@@ -231,10 +231,12 @@ def test_database_host_may_use_repo2(synthesized: SynthesizedEstate, rcfg) -> No
         for k, v in _of_type(database, "AWS::IAM::Role").items()
         if "ec2.amazonaws.com" in json.dumps(v["Properties"]["AssumeRolePolicyDocument"])
     ]
-    [role_id] = roles
-    statements = _role_statements(database, role_id)
-    resources = [r for s in statements for r in _as_list(s["Resource"])]
-    assert bucket_arn in resources and f"{bucket_arn}/*" in resources
+    # one host role per database host (with a standby, either may be the primary that backs up)
+    assert len(roles) == (2 if rcfg.database.standby.enabled else 1)
+    for role_id in roles:
+        statements = _role_statements(database, role_id)
+        resources = [r for s in statements for r in _as_list(s["Resource"])]
+        assert bucket_arn in resources and f"{bucket_arn}/*" in resources, role_id
     assert recovery_key_alias(rcfg.name) in text
 
 

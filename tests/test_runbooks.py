@@ -21,6 +21,7 @@ from tests.conftest import CONFIGS, ENVIRONMENTS, ROOT, SynthesizedEstate
 RUNBOOKS = sorted((ROOT / "docs" / "runbooks").glob("*.md"))
 EXPECTED_RUNBOOKS = {
     "database.md",
+    "database-failover.md",
     "failed-deploy.md",
     "kubectl-access.md",
     "region-loss.md",

@@ -293,7 +293,12 @@ def test_host_script_accepts_recoverable_bootstrap_warnings_only(tmp_path: Path)
 
 
 def test_unit_prefix_matches_the_hosts_backup_units(cfg: EnvironmentConfig) -> None:
-    units = [Path(f.path).name for f in rendered_for(cfg).files if f.path.endswith(".service")]
+    # Every unit that runs pgBackRest (the replication units of a standby host do not).
+    units = [
+        Path(f.path).name
+        for f in rendered_for(cfg).files
+        if f.path.endswith(".service") and "pgbackrest" in f.content
+    ]
     assert units and all(u.startswith(BACKUP_UNIT_PREFIX) for u in units)
     # The bootstrap starts its first full backup through one of these units.
     assert f"systemctl start --no-block {BACKUP_UNIT_PREFIX}full.service" in (

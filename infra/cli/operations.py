@@ -15,6 +15,7 @@ from infra.config import CONFIG_DIR, ConfigError, EnvironmentConfig, display_pat
 
 if TYPE_CHECKING:
     from infra.cli import _Parser
+    from infra.ops.failover import FailoverOptions
     from infra.ops.report import Report
 
 
@@ -101,6 +102,30 @@ def _verify(args: argparse.Namespace) -> int:
     return _print_report(run_verify(cfg, options=options), args.json)
 
 
+def _failover_options(args: argparse.Namespace) -> FailoverOptions:
+    from infra.ops.failover import FailoverOptions
+
+    return FailoverOptions(
+        force=getattr(args, "force", False),
+        dry_run=args.dry_run,
+        wait_seconds=args.wait_seconds,
+    )
+
+
+def _failover(args: argparse.Namespace) -> int:
+    from infra.ops.failover import run_failover
+
+    cfg, config_file = _environment(args)
+    return _print_report(run_failover(cfg, config_file, options=_failover_options(args)), args.json)
+
+
+def _rebuild_standby(args: argparse.Namespace) -> int:
+    from infra.ops.rebuild_standby import run_rebuild_standby
+
+    cfg, _ = _environment(args)
+    return _print_report(run_rebuild_standby(cfg, options=_failover_options(args)), args.json)
+
+
 def _operations_command(
     commands: argparse._SubParsersAction[_Parser],
     name: str,
@@ -121,6 +146,15 @@ def _operations_command(
     command.add_argument("--json", action="store_true", help="JSON instead of a table (CI)")
     command.set_defaults(run=run)
     return command
+
+
+# Exit codes of the two commands that change the database's roles: a refusal is a finding.
+FAILOVER_EXIT_CODES = (
+    "exit codes: 0 every step done (with --dry-run: every check passed); 1 a check refused "
+    "(the standby lags, is not a standby or does not stream from a primary that answers) or a "
+    "step failed, named in its line, and nothing after it was done; 2 bad input (config, "
+    "arguments, no standby configured, stack not deployed) or no usable AWS credentials"
+)
 
 
 def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -166,6 +200,44 @@ def add_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     verify.add_argument(
         "--base-url", type=base_url, help="where /healthz is asked (default https://<domain>)"
     )
+    # --- streaming standby (issue 21)
+    failover = _operations_command(
+        commands,
+        "failover",
+        "promote the database standby: check its lag, fence the old primary (quarantine "
+        "security group, stop), promote, move db.<env>.internal, rewrite "
+        "database.standby.writer (docs/runbooks/database-failover.md)",
+        _failover,
+    )
+    failover.add_argument(
+        "--force",
+        action="store_true",
+        help="promote even when the standby lags more than database.standby."
+        "failover_max_lag_bytes, does not stream from a primary that answers, or that primary "
+        "did not stop (loses those writes)",
+    )
+    rebuild = _operations_command(
+        commands,
+        "rebuild-standby",
+        "make the database host that is not the primary its streaming standby again (start "
+        "it, wipe it, clone the primary over verified TLS, give back its security group)",
+        _rebuild_standby,
+    )
+    for command in (failover, rebuild):
+        command.epilog = (
+            FAILOVER_EXIT_CODES + ". AWS credentials and endpoint come from the standard "
+            "variables (AWS_PROFILE, AWS_REGION is the config's, AWS_ENDPOINT_URL)."
+        )
+        command.add_argument(
+            "--dry-run", action="store_true", help="run the checks, change nothing"
+        )
+        command.add_argument(
+            "--wait-seconds",
+            type=seconds,
+            default=900.0,
+            help="bound on each step on the hosts: status, promotion, the DNS change, the "
+            "clone (default 900)",
+        )
     add_restore_command(commands)
 
 

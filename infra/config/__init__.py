@@ -32,6 +32,7 @@ from infra.config.database import (
     UBUNTU_RELEASES,
     DatabaseBackupConfig,
     DatabaseConfig,
+    DatabaseStandbyConfig,
     DatabaseTuningConfig,
 )
 from infra.config.dns import DnsConfig
@@ -92,6 +93,7 @@ __all__ = [
     "ConfigError",
     "DatabaseBackupConfig",
     "DatabaseConfig",
+    "DatabaseStandbyConfig",
     "DatabaseTuningConfig",
     "DnsConfig",
     "EdgeConfig",

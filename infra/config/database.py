@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -42,11 +42,13 @@ class DatabaseTuningConfig(PostgresSettings):
         default="6GB", description="effective_cache_size: planner's guess of the OS file cache."
     )
     archive_timeout_seconds: int = Field(
-        default=300,
-        ge=60,
-        le=900,
-        description="archive_timeout: a WAL segment is archived at least this often, so this "
-        "bounds the data lost with the host (RPO target < 15 minutes: at most 900).",
+        default=60,
+        ge=30,
+        le=60,
+        description="archive_timeout: a WAL segment is switched and archived (asynchronously, "
+        "pgBackRest archive-async) at least this often, so it bounds the data a restore from "
+        "backups loses: at most 60 (RPO of the backups <= 1 minute); at least 30, because each "
+        "switch archives a 16 MB segment, mostly empty on a quiet database.",
     )
 
     @field_validator("shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size")
@@ -99,6 +101,57 @@ class DatabaseBackupConfig(Strict):
     )
 
 
+# --- streaming standby (issue 21) -------------------------------------------------------------
+class DatabaseStandbyConfig(Strict):
+    """A second PostgreSQL host in the other zone, streaming from the primary over TLS."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Run a streaming standby host in the other availability zone (same AMI, "
+        "instance type, tuning and volume size as the primary); `python -m infra failover` "
+        "promotes it. On in prod, off in dev/qa (it doubles the database's cost).",
+    )
+    synchronous: bool = Field(
+        default=False,
+        description="Synchronous commit: a commit returns once the standby has flushed its WAL, "
+        "so a failover loses no committed transaction; the price is one round trip between "
+        "zones per commit, and writes wait while no standby is connected (the promote script "
+        "turns it off on the new primary; `rebuild-standby` turns it back on). Asynchronous: "
+        "a failover can lose the last `replication lag` of commits.",
+    )
+    writer: Literal["db1", "db2"] = Field(
+        default="db1",
+        description="The host the stable name `db.<env>.internal` points at (the primary): "
+        "db1 (in `database.availability_zone`) or db2 (the standby's zone). `python -m infra "
+        "failover` moves the name and rewrites this line; commit it, so a deploy keeps it.",
+    )
+    max_slot_wal_keep_size_gib: int = Field(
+        default=10,
+        ge=1,
+        description="max_slot_wal_keep_size: the most WAL, GiB, the primary keeps for a standby "
+        "that stopped reading; beyond it the standby must be rebuilt, and the primary's disk "
+        "does not fill. Less than half of `data_volume_size_gib`.",
+    )
+    failover_max_lag_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="`python -m infra failover` refuses (without --force) to promote a standby "
+        "whose received-but-not-replayed WAL, or whose distance behind a still reachable "
+        "primary, exceeds this many bytes.",
+    )
+    lag_alarm_seconds: int = Field(
+        default=60, ge=1, description="Alarm when the standby's replay lags more, seconds."
+    )
+    lag_alarm_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1,
+        description="Alarm when the standby is this many bytes of WAL behind the primary.",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+
+
 class DatabaseConfig(Strict):
     """The EC2 host that runs PostgreSQL (seeds DB-100/200/300)."""
 
@@ -149,6 +202,10 @@ class DatabaseConfig(Strict):
     log_retention_days: int = Field(
         default=90, description="Retention of the PostgreSQL log group in CloudWatch Logs, days."
     )
+    standby: DatabaseStandbyConfig = Field(
+        default_factory=DatabaseStandbyConfig,
+        description="Streaming standby host in the other zone and its failover.",
+    )
 
     @property
     def app_connection_limit(self) -> int:
@@ -172,6 +229,26 @@ class DatabaseConfig(Strict):
                     )
                 ]
             )
+        return self
+
+    @model_validator(mode="after")
+    def _standby_consistent(self) -> DatabaseConfig:
+        standby = self.standby
+        problems: list[tuple[str, str]] = []
+        if standby.max_slot_wal_keep_size_gib * 2 > self.data_volume_size_gib:
+            problems.append(
+                (
+                    "standby.max_slot_wal_keep_size_gib",
+                    f"{standby.max_slot_wal_keep_size_gib} GiB is more than half the data "
+                    f"volume ({self.data_volume_size_gib} GiB); lower it",
+                )
+            )
+        if standby.writer == "db2" and not standby.enabled:
+            problems.append(
+                ("standby.writer", "is db2 but there is no standby host; set it to db1")
+            )
+        if problems:
+            raise SubfieldError(problems)
         return self
 
     @field_validator("ubuntu_release")

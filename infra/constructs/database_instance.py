@@ -45,8 +45,13 @@ class DatabaseInstance(Construct):
         key: kms.IKey,
         user_data_gzip: bytes,
         backup_tag: tuple[str, str],
+        availability_zone: str | None = None,
+        logical_id_prefix: str = "",
     ) -> None:
+        """`availability_zone` defaults to `database.availability_zone` (db1); the standby (db2)
+        passes the other zone and `logical_id_prefix="Standby"`, so its pinned ids differ."""
         super().__init__(scope, id)
+        zone = availability_zone or database.availability_zone
         self.role = iam.Role(
             self,
             "Role",
@@ -56,7 +61,7 @@ class DatabaseInstance(Construct):
         self.data_volume = ec2.Volume(
             self,
             "DataVolume",
-            availability_zone=database.availability_zone,
+            availability_zone=zone,
             size=Size.gibibytes(database.data_volume_size_gib),
             volume_type=ec2.EbsDeviceVolumeType.GP3,
             iops=database.data_volume_iops,
@@ -65,14 +70,14 @@ class DatabaseInstance(Construct):
             encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        _pin(self.data_volume, "DataVolume")
+        _pin(self.data_volume, f"{logical_id_prefix}DataVolume")
         Tags.of(self.data_volume).add(*backup_tag)
         self.instance = ec2.Instance(
             self,
             "Instance",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnets=[subnet]),
-            availability_zone=database.availability_zone,
+            availability_zone=zone,
             instance_type=ec2.InstanceType(database.instance_type),
             machine_image=ec2.MachineImage.generic_linux({region: database.ami_ids[region]}),
             role=self.role,
@@ -98,7 +103,7 @@ class DatabaseInstance(Construct):
                 )
             ],
         )
-        _pin(self.instance, "DatabaseInstance")
+        _pin(self.instance, f"{logical_id_prefix}DatabaseInstance")
         # cloud-init unpacks gzip; compressed, the whole host configuration fits EC2's 16 KiB.
         self.instance.instance.add_property_override(
             "UserData", base64.b64encode(user_data_gzip).decode()
@@ -111,7 +116,7 @@ class DatabaseInstance(Construct):
             volume_id=self.data_volume.volume_id,
             device="/dev/sdf",
         )
-        attachment.override_logical_id("DataVolumeAttachment")
+        attachment.override_logical_id(f"{logical_id_prefix}DataVolumeAttachment")
         self.recovery_alarm = cloudwatch.Alarm(
             self,
             "SystemStatusAlarm",

@@ -28,6 +28,7 @@ class DatabaseSecurityGroup(Construct):
         vpc_cidr: ipaddress.IPv4Network,
         clients: ec2.ISecurityGroup,
         port: int,
+        replication: bool = False,
     ) -> None:
         super().__init__(scope, id)
         self.security_group = ec2.SecurityGroup(
@@ -49,3 +50,33 @@ class DatabaseSecurityGroup(Construct):
             (anywhere, ec2.Port.udp(123), "NTP fallback (Amazon Time Sync is link-local)"),
         ):
             self.security_group.add_egress_rule(peer, port_range, why)
+        # --- streaming standby (issue 21)
+        self.quarantine: ec2.SecurityGroup | None = None
+        if not replication:
+            return
+        self.security_group.add_ingress_rule(
+            self.security_group, ec2.Port.tcp(port), "Replication from the other database host"
+        )
+        self.security_group.add_egress_rule(
+            self.security_group, ec2.Port.tcp(port), "Replication to the other database host"
+        )
+        # The fence of `python -m infra failover`: a host swapped into this group takes no
+        # connection (no ingress) but still reaches SSM, Secrets Manager and S3 (HTTPS) and the
+        # primary (PostgreSQL), so `rebuild-standby` can turn it into a standby first.
+        self.quarantine = ec2.SecurityGroup(
+            self,
+            "Quarantine",
+            vpc=vpc,
+            description="Twenty database host fenced by failover: no ingress",
+            allow_all_outbound=False,
+        )
+        for peer, port_range, why in (
+            (anywhere, ec2.Port.tcp(443), "HTTPS: SSM, Secrets Manager, S3, CloudWatch"),
+            (resolver, ec2.Port.udp(53), "DNS to the VPC resolver"),
+            (resolver, ec2.Port.tcp(53), "DNS over TCP to the VPC resolver"),
+            (self.security_group, ec2.Port.tcp(port), "Clone from the new primary"),
+        ):
+            self.quarantine.add_egress_rule(peer, port_range, why)
+        self.security_group.add_ingress_rule(
+            self.quarantine, ec2.Port.tcp(port), "A fenced host cloning the new primary"
+        )

@@ -216,7 +216,9 @@ class Preflight:
     def quotas(self) -> list[Finding]:
         groups = self.cfg.cluster.node_groups
         sized = [(g.max_size, g.instance_types) for g in (groups.frontend, groups.backend)]
-        sized.append((1, [self.cfg.database.instance_type]))
+        # the database host, and its standby where `database.standby` is on
+        hosts = 2 if self.cfg.database.standby.enabled else 1
+        sized.append((hosts, [self.cfg.database.instance_type]))
         types = self._instance_types({t for _, names in sized for t in names})
         findings = []
         other = sorted(t for t in types if t[0] not in STANDARD_FAMILIES)
@@ -236,8 +238,8 @@ class Preflight:
         )
         have = self._quota(STANDARD_VCPU_QUOTA)
         detail = (
-            f"{have:g} standard vCPUs, the node groups at max_size plus the database host "
-            f"need {need}"
+            f"{have:g} standard vCPUs, the node groups at max_size plus the database "
+            f"host{'s' if hosts > 1 else ''} need {need}"
         )
         ok = have >= need
         fix = "" if ok else f"; request an increase of {STANDARD_VCPU_QUOTA} in Service Quotas"

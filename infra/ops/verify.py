@@ -3,8 +3,9 @@
 Every stack complete and not drifted (CloudFormation drift detection, waited for up to a
 bound); the target groups have healthy targets; the certificate is issued; the parent delegates
 the zone to its name servers; the newest AWS Backup recovery point and pgBackRest backup are
-younger than `database.backup.rpo_hours`; no alarm of the environment is in ALARM;
-`https://<domain>/healthz` answers 200.
+younger than `database.backup.rpo_hours`; with a standby, one streams from the primary that
+`db.<env>.internal` names, within `failover_max_lag_bytes`, and that name follows config; no
+alarm of the environment is in ALARM; `https://<domain>/healthz` answers 200.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from infra.naming import (
 )
 from infra.ops.aws import Aws, find_stack, run_checks, stack_outputs
 from infra.ops.delegation import ParentLookup, check_delegation, dns_parent_delegation
-from infra.ops.report import Finding, Report
+from infra.ops.report import Finding, Report, UnusableError
 
 COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
 
@@ -325,6 +326,62 @@ class Verify:
             ]
         return [self._pgbackrest_finding(result.get("StandardOutputContent", ""))]
 
+    # --- streaming standby (issue 21) -------------------------------------------------------
+    def replication(self) -> list[Finding]:
+        """With a standby: the stable name follows config, and the primary it names has a
+        standby streaming within `failover_max_lag_bytes` (so a failover would not refuse)."""
+        from infra.ops.failover import find_hosts
+        from infra.ops.run_command import Clock as CommandClock
+        from infra.ops.run_command import ReplicationCommands
+
+        standby = self.cfg.database.standby
+        if not standby.enabled:
+            return [Finding("replication", True, "no standby configured")]
+        try:
+            hosts = find_hosts(self.cfg, self.aws)
+        except UnusableError as exc:
+            return [Finding("replication", False, str(exc))]
+        findings = []
+        if hosts.writer != standby.writer:
+            findings.append(
+                Finding(
+                    "replication",
+                    False,
+                    f"db.{self.cfg.name}.internal names {hosts.writer}, config "
+                    f"database.standby.writer says {standby.writer}: commit the line failover "
+                    "wrote, or a deploy points the name back",
+                )
+            )
+        commands = ReplicationCommands(
+            self.aws.client("ssm"),
+            self.cfg.name,
+            CommandClock(monotonic=self.clock.monotonic, sleep=self.clock.sleep),
+            poll_seconds=self.options.poll_seconds,
+        )
+        result = commands.run(hosts.instances[hosts.writer], "status", self.options.wait_seconds)
+        try:
+            status = json.loads(result.stdout) if result.ok else None
+        except ValueError:
+            status = None
+        if not isinstance(status, dict) or status.get("role") != "primary":
+            role = status.get("role") if isinstance(status, dict) else result.last_error()
+            return [
+                *findings,
+                Finding(
+                    "replication", False, f"{hosts.writer} is not an answering primary ({role})"
+                ),
+            ]
+        streaming = [s for s in status.get("standbys", []) if s.get("state") == "streaming"]
+        if not streaming:
+            detail = f"no standby streams from {hosts.writer}: python -m infra rebuild-standby"
+            return [*findings, Finding("replication", False, detail)]
+        lag = max(int(s.get("lag_bytes", 0)) for s in streaming)
+        ok = lag <= standby.failover_max_lag_bytes
+        detail = f"{streaming[0].get('name')} streams from {hosts.writer}, {lag} bytes behind"
+        if not ok:
+            detail += f", over failover_max_lag_bytes {standby.failover_max_lag_bytes}"
+        return [*findings, Finding("replication", ok, detail)]
+
     def _pgbackrest_finding(self, output: str) -> Finding:
         try:
             stanzas = json.loads(output)
@@ -425,6 +482,7 @@ def run_verify(
             ("backup snapshots", checks.snapshots),
             ("pgbackrest", checks.pgbackrest),
             ("recovery copies", checks.recovery_copies),
+            ("replication", checks.replication),
             ("alarms", checks.alarms),
             ("healthz", checks.healthz),
         ]

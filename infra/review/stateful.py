@@ -4,15 +4,16 @@ This is the ONE list the diff guard consults. A type belongs here when a new phy
 is not interchangeable with the old one: it holds data (volumes, buckets, caches, secrets, keys
 that encrypt data), or others depend on its identity (hosted zone name servers delegated by the
 registrar, a certificate validated for the domain, the EKS cluster every workload runs on).
-The estate's only EC2 instance is the database host, so the whole type is listed.
+The estate's only EC2 instances are the database hosts (the primary and, with
+`database.standby`, the standby), so the whole type is listed.
 """
 
 from __future__ import annotations
 
 STATEFUL_TYPES: frozenset[str] = frozenset(
     {
-        "AWS::EC2::Instance",  # the self-managed PostgreSQL host
-        "AWS::EC2::Volume",  # its data volume
+        "AWS::EC2::Instance",  # the self-managed PostgreSQL hosts (primary, standby)
+        "AWS::EC2::Volume",  # their data volumes
         "AWS::Route53::HostedZone",
         "AWS::CertificateManager::Certificate",
         "AWS::S3::Bucket",

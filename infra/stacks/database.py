@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.config import DatabaseConfig, NetworkConfig, RecoveryConfig, Site
+from infra.config import DatabaseConfig, EnvironmentConfig, NetworkConfig, RecoveryConfig, Site
 from infra.constructs.data_bucket import DataBucket
 from infra.constructs.database_instance import DatabaseInstance
 from infra.constructs.database_security_group import DatabaseSecurityGroup
@@ -23,14 +24,26 @@ from infra.database_host import (
     ADMIN_ROLE,
     APP_ROLE,
     DATABASE_NAME,
+    MEMBER_TAG,
+    MEMBERS,
     PGBACKREST_INFO,
     PGBACKREST_INFO_DOCUMENT,
     PGBACKREST_INFO_TIMEOUT_SECONDS,
     PORT,
+    REPLICATION_DOCUMENTS,
+    REPLICATION_ROLE,
+    REPLICATION_SCRIPT,
+    WRITER_TAG,
     HostInputs,
+    ReplicationInputs,
     Repository,
+    member_name,
     metrics_namespace,
+    other_member,
+    private_zone_name,
     render_host,
+    replication_document_name,
+    writer_name,
 )
 from infra.naming import (
     backup_vault_arn,
@@ -45,6 +58,9 @@ from infra.stacks.base import EstateStack
 from infra.stacks.recovery import recovery_key_statement
 
 BACKUP_TAG_KEY = "twenty-backup"
+# TTLs of the private names: the stable name moves at failover, so resolvers keep it briefly.
+WRITER_TTL_SECONDS = 10
+MEMBER_TTL_SECONDS = 60
 
 
 def backup_bucket_name(site: Site) -> str:
@@ -61,6 +77,59 @@ def repo2_of(recovery_site: Site | None) -> Repository | None:
 
 def log_group_name(environment: str) -> str:
     return f"/twenty/{environment}/database"
+
+
+def member_zone(site: Site, database: DatabaseConfig, member: str) -> str:
+    """db1 lives in `database.availability_zone`, db2 (the standby) in the other zone."""
+    if member == MEMBERS[0]:
+        return database.availability_zone
+    return next(z for z in site.availability_zones if z != database.availability_zone)
+
+
+def member_subnet_cidr(
+    site: Site, network: NetworkConfig, database: DatabaseConfig, member: str
+) -> str:
+    """The private subnet of `member`'s zone (config lists subnets in zone order)."""
+    index = site.availability_zones.index(member_zone(site, database, member))
+    return str(network.private_subnets[index])
+
+
+def host_inputs(
+    site: Site,
+    network: NetworkConfig,
+    database: DatabaseConfig,
+    member: str = MEMBERS[0],
+    *,
+    recovery_site: Site | None = None,
+) -> HostInputs:
+    """What `member`'s files depend on besides the database config: the one derivation, shared
+    by the stack and the tests that render the same files."""
+    env = site.environment
+    standby = database.standby.enabled
+    peer_cidr = member_subnet_cidr(site, network, database, other_member(member))
+    return HostInputs(
+        environment=env,
+        region=site.region,
+        vpc_cidr=str(network.vpc_cidr),
+        log_group_name=log_group_name(env),
+        backup_bucket_name=backup_bucket_name(site),
+        app_secret_name=secret_name(env, "database", "app"),
+        admin_secret_name=secret_name(env, "database", "admin"),
+        ca_secret_name=secret_name(env, "database", "ca-certificate"),
+        replication=ReplicationInputs(
+            member=member, peer_cidr=peer_cidr, primary_host=writer_name(env)
+        )
+        if standby
+        else None,
+        replication_secret_name=secret_name(env, "database", "replication") if standby else "",
+        ca_key_secret_name=secret_name(env, "database", "ca-key") if standby else "",
+        certificate_names=(writer_name(env), member_name(env, member)),
+        repo2=repo2_of(recovery_site),
+    )
+
+
+def config_host_inputs(cfg: EnvironmentConfig, member: str = MEMBERS[0]) -> HostInputs:
+    return host_inputs(cfg.site, cfg.network, cfg.database, member, recovery_site=cfg.recovery_site)
 
 
 class DatabaseStack(EstateStack):
@@ -88,6 +157,8 @@ class DatabaseStack(EstateStack):
             scope, site=site, part="database", description="Twenty CRM: PostgreSQL host, backups"
         )
         env = site.environment
+        self.database_config = database
+        self.replication_credentials: secretsmanager.ISecret | None = None
         self.port = PORT
         self.database_name = DATABASE_NAME
         self.storage_key = retained_key(
@@ -155,20 +226,55 @@ class DatabaseStack(EstateStack):
         cfn_log_group = self.logs.log_group.node.default_child
         assert isinstance(cfn_log_group, logs.CfnLogGroup)
         cfn_log_group.log_group_name = log_group_name(env)
-        rendered = render_host(
-            inputs=HostInputs(
-                environment=env,
-                region=site.region,
-                vpc_cidr=str(network.vpc_cidr),
-                log_group_name=log_group_name(env),
-                backup_bucket_name=backup_bucket_name(site),
-                app_secret_name=secret_name(env, "database", "app"),
-                admin_secret_name=secret_name(env, "database", "admin"),
-                ca_secret_name=secret_name(env, "database", "ca-certificate"),
-                repo2=repo2_of(recovery_site),
-            ),
-            database=database,
+        access = DatabaseSecurityGroup(
+            self,
+            "Access",
+            vpc=vpc,
+            vpc_cidr=network.vpc_cidr,
+            clients=workload_security_group,
+            port=PORT,
+            replication=database.standby.enabled,
         )
+        self.security_group = access.security_group
+        self.quarantine_security_group = access.quarantine
+        members = MEMBERS if database.standby.enabled else MEMBERS[:1]
+        if database.standby.enabled:
+            self._standby_secrets(env)
+        self.members: dict[str, DatabaseInstance] = {}
+        restore_script = ""
+        for member in members:
+            zone = member_zone(site, database, member)
+            rendered = render_host(
+                inputs=host_inputs(site, network, database, member, recovery_site=recovery_site),
+                database=database,
+            )
+            parts = DatabaseInstance(
+                self,
+                "Host" if member == MEMBERS[0] else "StandbyHost",
+                database=database,
+                region=site.region,
+                vpc=vpc,
+                subnet=next(s for s in vpc.private_subnets if s.availability_zone == zone),
+                security_group=self.security_group,
+                key=self.storage_key,
+                user_data_gzip=rendered.user_data_gzip(),
+                backup_tag=(BACKUP_TAG_KEY, f"{env}-database"),
+                availability_zone=zone,
+                logical_id_prefix="" if member == MEMBERS[0] else "Standby",
+            )
+            if member == MEMBERS[0]:
+                restore_script = rendered.restore_script  # the same on either host
+            Tags.of(parts.instance).add(WRITER_TAG, database.standby.writer)
+            Tags.of(parts.instance).add(MEMBER_TAG, member)
+            self.members[member] = parts
+        self.host_parts = self.members[MEMBERS[0]]
+        # The primary by config: where the upgrade's backup gate and the host alarms point.
+        writer = self.members[database.standby.writer]
+        self.instance = writer.instance
+        self.data_volume = writer.data_volume
+        self.zone = self._private_names(env, vpc, database)
+        # Twenty connects to the stable name, which `python -m infra failover` moves.
+        self.host = writer_name(env)
         # ---- restore (issue 22): the fixed-step document `python -m infra restore` sends
         self.restore_document = ssm.CfnDocument(
             self,
@@ -178,35 +284,9 @@ class DatabaseStack(EstateStack):
             document_format="JSON",
             update_method="NewVersion",
             content=restore_document(
-                rendered.restore_script, repositories=2 if recovery_site is not None else 1
+                restore_script, repositories=2 if recovery_site is not None else 1
             ),
         )
-        self.security_group = DatabaseSecurityGroup(
-            self,
-            "Access",
-            vpc=vpc,
-            vpc_cidr=network.vpc_cidr,
-            clients=workload_security_group,
-            port=PORT,
-        ).security_group
-        subnet = next(
-            s for s in vpc.private_subnets if s.availability_zone == database.availability_zone
-        )
-        self.host_parts = DatabaseInstance(
-            self,
-            "Host",
-            database=database,
-            region=site.region,
-            vpc=vpc,
-            subnet=subnet,
-            security_group=self.security_group,
-            key=self.storage_key,
-            user_data_gzip=rendered.user_data_gzip(),
-            backup_tag=(BACKUP_TAG_KEY, f"{env}-database"),
-        )
-        self.instance = self.host_parts.instance
-        self.data_volume = self.host_parts.data_volume
-        self.host = self.instance.instance_private_dns_name
         # ---- recovery region (issue 22): snapshot copies into the locked vault there
         self.snapshots = VolumeBackupPlan(
             self,
@@ -226,12 +306,26 @@ class DatabaseStack(EstateStack):
             ),
         )
         self.backup_vault = self.snapshots.vault
-        self._grant_host(self.host_parts.role, metrics_namespace=metrics_namespace(env))
+        for parts in self.members.values():
+            self._grant_host(parts.role, metrics_namespace=metrics_namespace(env))
+            if recovery_site is not None:
+                self._grant_repo2(parts.role, recovery_site)
         self.pgbackrest_info = self._pgbackrest_info_document(env)
-        if recovery_site is not None:
-            self._grant_repo2(self.host_parts.role, recovery_site)
+        if database.standby.enabled:
+            self._replication_documents(env)
+            self.failover_policy = self._failover_policy(env, site)
         CfnOutput(self, "InstanceId", value=self.instance.instance_id)
+        for member, parts in self.members.items():
+            CfnOutput(self, f"{member.capitalize()}InstanceId", value=parts.instance.instance_id)
         CfnOutput(self, "HostName", value=self.host)
+        CfnOutput(self, "PrivateZoneId", value=self.zone.hosted_zone_id)
+        CfnOutput(self, "SecurityGroupId", value=self.security_group.security_group_id)
+        if self.quarantine_security_group is not None:
+            CfnOutput(
+                self,
+                "QuarantineSecurityGroupId",
+                value=self.quarantine_security_group.security_group_id,
+            )
         CfnOutput(self, "AppCredentialsSecretArn", value=self.app_credentials.secret_arn)
         CfnOutput(self, "CaCertificateSecretArn", value=self.ca_certificate.secret_arn)
         CfnOutput(self, "BackupBucketName", value=self.backups.bucket.bucket_name)
@@ -274,12 +368,170 @@ class DatabaseStack(EstateStack):
         CfnOutput(self, "PgBackRestInfoPolicyArn", value=policy.managed_policy_arn)
         return policy
 
+    # --- streaming standby (issue 21) -------------------------------------------------------
+    def _standby_secrets(self, env: str) -> None:
+        """The replication role's password and the CA both hosts share (database hosts only)."""
+        self.replication_credentials = GeneratedCredentials(
+            self,
+            "ReplicationCredentials",
+            secret_name=secret_name(env, "database", "replication"),
+            username=REPLICATION_ROLE,
+            key=self.secrets_key,
+            logical_id="ReplicationCredentialsSecret",
+            description="Replication role of the database hosts (read by the hosts only)",
+        ).secret
+        self.ca_key = secretsmanager.Secret(
+            self,
+            "CaKey",
+            secret_name=secret_name(env, "database", "ca-key"),
+            description="The database CA's key and certificate, written by the first host and "
+            "read by the other, so both serve certificates of one CA (hosts only)",
+            encryption_key=self.secrets_key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        cfn = self.ca_key.node.default_child
+        assert isinstance(cfn, secretsmanager.CfnSecret)
+        cfn.add_property_deletion_override("GenerateSecretString")
+        pin_logical_id(self.ca_key, "CaKeySecret")
+
+    def _private_names(
+        self, env: str, vpc: ec2.IVpc, database: DatabaseConfig
+    ) -> route53.PrivateHostedZone:
+        """`<env>.internal`: one name per host and the stable name of the primary.
+
+        The stable name is a CNAME with a short TTL to the writer's name, from config
+        `database.standby.writer`; failover UPSERTs it and rewrites that config line.
+        """
+        zone = route53.PrivateHostedZone(
+            self, "PrivateZone", zone_name=private_zone_name(env), vpc=vpc
+        )
+        zone.apply_removal_policy(RemovalPolicy.RETAIN)
+        pin_logical_id(zone, "PrivateZone")
+        for member, parts in self.members.items():
+            record = route53.ARecord(
+                self,
+                f"{member.capitalize()}Record",
+                zone=zone,
+                record_name=member_name(env, member) + ".",
+                target=route53.RecordTarget.from_ip_addresses(parts.instance.instance_private_ip),
+                ttl=Duration.seconds(MEMBER_TTL_SECONDS),
+            )
+            pin_logical_id(record, f"{member.capitalize()}Record")
+        writer = route53.CnameRecord(
+            self,
+            "WriterRecord",
+            zone=zone,
+            record_name=writer_name(env) + ".",
+            domain_name=member_name(env, database.standby.writer),
+            ttl=Duration.seconds(WRITER_TTL_SECONDS),
+        )
+        pin_logical_id(writer, "WriterRecord")
+        return zone
+
+    def _replication_documents(self, env: str) -> None:
+        """The commands failover and rebuild-standby send through SSM Run Command: one Command
+        document per subcommand of twenty-db-replication, fixed steps, no parameter, so a
+        caller allowed to send them can run exactly these and nothing else."""
+        for subcommand, what in REPLICATION_DOCUMENTS.items():
+            document = ssm.CfnDocument(
+                self,
+                f"Document{''.join(w.capitalize() for w in subcommand.split('-'))}",
+                name=replication_document_name(env, subcommand),
+                document_type="Command",
+                update_method="NewVersion",
+                content={
+                    "schemaVersion": "2.2",
+                    "description": f"twenty-{env} database: {what}",
+                    "mainSteps": [
+                        {
+                            "action": "aws:runShellScript",
+                            "name": subcommand.replace("-", ""),
+                            "inputs": {
+                                "runCommand": [f"{REPLICATION_SCRIPT} {subcommand}"],
+                                "timeoutSeconds": "900",
+                            },
+                        }
+                    ],
+                },
+            )
+            document.override_logical_id(f"ReplicationDocument{document.node.id[8:]}")
+
+    def _failover_policy(self, env: str, site: Site) -> iam.ManagedPolicy:
+        """What `failover` and `rebuild-standby` need, and no more: the three documents on the
+        two hosts (never AWS-RunShellScript), the fence on those hosts and groups, the stable
+        name's zone. Not attached: operators attach it to their role or permission set."""
+        arn = f"arn:{self.partition}"
+        instances = [
+            f"{arn}:ec2:{site.region}:{site.account}:instance/{parts.instance.instance_id}"
+            for parts in self.members.values()
+        ]
+        groups = [
+            f"{arn}:ec2:{site.region}:{site.account}:security-group/{group.security_group_id}"
+            for group in (self.security_group, self.quarantine_security_group)
+            if group is not None
+        ]
+        documents = [
+            f"{arn}:ssm:{site.region}:{site.account}:document/"
+            f"{replication_document_name(env, subcommand)}"
+            for subcommand in REPLICATION_DOCUMENTS
+        ]
+        policy = iam.ManagedPolicy(
+            self,
+            "FailoverPolicy",
+            managed_policy_name=f"twenty-{env}-database-failover",
+            description="python -m infra failover / rebuild-standby for twenty-" + env,
+            statements=[
+                iam.PolicyStatement(
+                    actions=["ssm:SendCommand"], resources=[*documents, *instances]
+                ),
+                iam.PolicyStatement(
+                    actions=["ec2:ModifyInstanceAttribute"], resources=[*instances, *groups]
+                ),
+                iam.PolicyStatement(
+                    actions=["ec2:StopInstances", "ec2:StartInstances"], resources=instances
+                ),
+                iam.PolicyStatement(
+                    actions=["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+                    resources=[self.zone.hosted_zone_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=["cloudformation:DescribeStacks"], resources=[self.stack_id]
+                ),
+                # No resource-level permissions exist for these reads.
+                iam.PolicyStatement(
+                    actions=[
+                        "ssm:GetCommandInvocation",
+                        "ssm:DescribeInstanceInformation",
+                        "ec2:DescribeInstances",
+                        "route53:GetChange",
+                    ],
+                    resources=["*"],
+                ),
+            ],
+        )
+        self.acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ssm:GetCommandInvocation, ssm:DescribeInstanceInformation, ec2:DescribeInstances and "
+            "route53:GetChange have no "
+            "resource-level permissions; every change is limited to the hosts, groups, "
+            "documents and zone of this stack",
+        )
+        return policy
+
+    # -------------------------------------------------------------------------------------------
+
     def _grant_host(self, role: iam.IRole, *, metrics_namespace: str) -> None:
         """What the host does with its role: read its passwords, write backups, ship logs."""
         self.app_credentials.grant_read(role)
         self.admin_credentials.grant_read(role)
         self.ca_certificate.grant_read(role)
         self.ca_certificate.grant_write(role)
+        if self.database_config.standby.enabled:
+            assert self.replication_credentials is not None
+            self.replication_credentials.grant_read(role)
+            self.ca_key.grant_read(role)
+            self.ca_key.grant_write(role)
         # pgBackRest lists, reads, writes and expires objects; nothing else on the bucket.
         bucket = self.backups.bucket
         role.add_to_principal_policy(
@@ -322,7 +574,7 @@ class DatabaseStack(EstateStack):
             recovery_site, actions=["kms:Decrypt", "kms:GenerateDataKey"]
         )
         role.add_to_principal_policy(key_statement)
-        policy = self.host_parts.role.node.find_child("DefaultPolicy")
+        policy = role.node.find_child("DefaultPolicy")
         self.acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/*]",
@@ -338,21 +590,39 @@ class DatabaseStack(EstateStack):
 
     def _acknowledge_findings(self) -> None:
         """Every nag acknowledgement of this stack, each with the reason it does not apply."""
-        host = self.host_parts
-        self.acknowledge(
+        for public in (
             self.ca_certificate,
-            "AwsSolutions-SMG4",
-            "A CA certificate is public material, not a credential; it changes only when the "
-            "host's CA is replaced (docs/runbooks/database.md)",
-        )
-        for credentials in (self.app_credentials, self.admin_credentials):
+            *([self.ca_key] if self.replication_credentials else []),
+        ):
             self.acknowledge(
-                credentials,
+                public,
+                "AwsSolutions-SMG4",
+                "The database CA (certificate, and its key for the hosts only) changes only when "
+                "the CA is replaced (docs/runbooks/database.md); rotating it on a schedule would "
+                "break every client's verification",
+            )
+        credentials: list[secretsmanager.ISecret] = [self.app_credentials, self.admin_credentials]
+        if self.replication_credentials is not None:
+            credentials.append(self.replication_credentials)
+        for secret in credentials:
+            self.acknowledge(
+                secret,
                 "AwsSolutions-SMG4",
                 "A rotation Lambda cannot change the password inside PostgreSQL on a private host "
                 "without network access to it; rotation is a runbook step that updates the role "
                 "and the secret together (docs/runbooks/database.md)",
             )
+        for host in self.members.values():
+            self._acknowledge_host(host)
+        self.acknowledge(
+            self.snapshots.plan.node.find_child("TaggedVolumes").node.find_child("Role"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSBackupServiceRolePolicyForBackup]",
+            "AWS Backup's own service policy: the snapshot and copy actions it needs change with "
+            "the service, which AWS keeps current in this policy",
+        )
+
+    def _acknowledge_host(self, host: DatabaseInstance) -> None:
         self.acknowledge(
             host.role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
@@ -372,13 +642,6 @@ class DatabaseStack(EstateStack):
             "AwsSolutions-IAM5[Resource::*]",
             "cloudwatch:PutMetricData has no resource type; the statement is limited by a "
             "condition to the host's own metric namespace",
-        )
-        self.acknowledge(
-            self.snapshots.plan.node.find_child("TaggedVolumes").node.find_child("Role"),
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSBackupServiceRolePolicyForBackup]",
-            "AWS Backup's own service policy: the snapshot and copy actions it needs change with "
-            "the service, which AWS keeps current in this policy",
         )
         for construct in (host.data_volume, host.instance):
             self.acknowledge(

@@ -12,7 +12,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from infra.config import MonitoringConfig, Site
+from infra.config import DatabaseStandbyConfig, MonitoringConfig, Site
 from infra.constructs.addons.cloudwatch_observability import METRICS_NAMESPACE
 from infra.constructs.alarm_topic import AlarmTopic
 from infra.constructs.backup_failure_rule import BackupFailureRule
@@ -47,6 +47,7 @@ class MonitoringStack(EstateStack):
         load_balancer: elbv2.ApplicationLoadBalancer,
         target_groups: dict[str, elbv2.ApplicationTargetGroup],
         database_instance: ec2.Instance,
+        database_standby: DatabaseStandbyConfig,
         backup_vault: backup.IBackupVault,
         redis_node_ids: list[str],
         cluster: eks.ICluster,
@@ -136,6 +137,9 @@ class MonitoringStack(EstateStack):
                 monitoring.redis_memory_percent,
                 f"Cache node {n} is filling up; with noeviction, writes fail when it is full",
             )
+
+        if database_standby.enabled:
+            self._replication_alarms(database_standby)
 
         self.service_level = ServiceLevelAlarms(
             self,
@@ -374,6 +378,71 @@ class MonitoringStack(EstateStack):
             statistic="Average",
             period=self._period,
         )
+
+    # --- streaming standby (issue 21) -------------------------------------------------------
+    def _replication_alarms(self, standby: DatabaseStandbyConfig) -> None:
+        """From the metrics `twenty-db-replication publish` sends every minute from whichever
+        host is the primary (no host dimension, so a failover moves nothing here)."""
+        gib = 1024**3
+        for id, name, threshold, description, missing, comparison in (
+            (
+                "DatabaseReplicationLagSeconds",
+                "ReplicationLagSeconds",
+                standby.lag_alarm_seconds,
+                "The standby replays the primary's WAL this late: a failover would wait for it",
+                cloudwatch.TreatMissingData.MISSING,
+                _AT_OR_ABOVE,
+            ),
+            (
+                "DatabaseReplicationLagBytes",
+                "ReplicationLagBytes",
+                standby.lag_alarm_bytes,
+                "The standby is this far behind the primary: failover refuses above "
+                "failover_max_lag_bytes",
+                cloudwatch.TreatMissingData.MISSING,
+                _AT_OR_ABOVE,
+            ),
+            (
+                "DatabaseStandbyNotStreaming",
+                "StreamingStandbys",
+                1,
+                "No standby streams from the primary (or the primary reports nothing): no "
+                "failover target; rebuild it (docs/runbooks/database-failover.md)",
+                cloudwatch.TreatMissingData.BREACHING,
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            ),
+            (
+                "DatabaseSlotRetainedWal",
+                "SlotRetainedBytes",
+                standby.max_slot_wal_keep_size_gib * gib // 2,
+                "The standby's replication slot holds half of max_slot_wal_keep_size: past it, "
+                "the standby must be rebuilt",
+                cloudwatch.TreatMissingData.MISSING,
+                _AT_OR_ABOVE,
+            ),
+            (
+                "DatabaseArchiveFailing",
+                "ArchiveFailing",
+                1,
+                "WAL archiving to pgBackRest fails: the backups' RPO grows until it works",
+                cloudwatch.TreatMissingData.MISSING,
+                _AT_OR_ABOVE,
+            ),
+        ):
+            self._alarm(
+                id,
+                cloudwatch.Metric(
+                    namespace=metrics_namespace(self._env),
+                    metric_name=name,
+                    statistic="Maximum" if comparison is _AT_OR_ABOVE else "Minimum",
+                    period=Duration.minutes(1),
+                ),
+                threshold,
+                description,
+                missing=missing,
+                comparison=comparison,
+                evaluation_periods=3,
+            )
 
     def _data_volume_used_percent(self, instance_id: str) -> cloudwatch.MathExpression:
         """The agent's disk metric carries device and fstype dimensions known only on the host.
