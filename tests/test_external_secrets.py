@@ -1,6 +1,6 @@
 """External Secrets reads exactly the secrets the CRM's ExternalSecrets name, never the
 database's admin password, through a store only the CRM's namespace may use; the custom
-resources validate against the CRDs' schemas (/work/shared/schemas/crds/)."""
+resources validate against the CRDs' schemas (tests/schemas/crds/, copies with provenance)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from infra.manifests import render_manifests
 from tests.conftest import CONFIGS, ENVIRONMENTS, SynthesizedEstate
 from tests.manifest_inputs import test_inputs
 
-SCHEMAS = Path("/work/shared/schemas/crds")
+SCHEMAS = Path(__file__).resolve().parent / "schemas" / "crds"
 # The secrets the CRM's pods read, by the logical id of the secret in its producing stack.
 CRM_SECRETS = {
     "AppCredentialsSecret",
@@ -28,10 +28,7 @@ CRM_SECRETS = {
 
 
 def _schema(group: str, name: str) -> dict[str, Any]:
-    path = SCHEMAS / group / name
-    if not path.exists():
-        pytest.skip(f"CRD schemas not found at {SCHEMAS} (see its README for the source)")
-    schema: dict[str, Any] = json.loads(path.read_text())
+    schema: dict[str, Any] = json.loads((SCHEMAS / group / name).read_text())
     return schema
 
 
