@@ -193,21 +193,12 @@ class DatabaseStack(EstateStack):
         ).secret
         # The host's CA certificate (public, but delivered like every other value the pods read:
         # External Secrets, twenty/<env>/*). Created empty: the host writes it at first boot.
-        self.ca_certificate = secretsmanager.Secret(
-            self,
+        self.ca_certificate = self._host_written_secret(
             "CaCertificate",
-            secret_name=secret_name(env, "database", "ca-certificate"),
+            name=secret_name(env, "database", "ca-certificate"),
             description="PEM certificate of the database host's CA (written by the host; the "
             "CRM's pods verify the server with it)",
-            encryption_key=self.secrets_key,
-            removal_policy=RemovalPolicy.RETAIN,
         )
-        ca_secret = self.ca_certificate.node.default_child
-        assert isinstance(ca_secret, secretsmanager.CfnSecret)
-        # Neither SecretString nor GenerateSecretString: CloudFormation creates the secret with
-        # no value (CDK would otherwise generate a random password into it).
-        ca_secret.add_property_deletion_override("GenerateSecretString")
-        pin_logical_id(self.ca_certificate, "CaCertificateSecret")
         self.backups = DataBucket(
             self,
             "PgBackRest",
@@ -380,19 +371,33 @@ class DatabaseStack(EstateStack):
             logical_id="ReplicationCredentialsSecret",
             description="Replication role of the database hosts (read by the hosts only)",
         ).secret
-        self.ca_key = secretsmanager.Secret(
-            self,
+        self.ca_key = self._host_written_secret(
             "CaKey",
-            secret_name=secret_name(env, "database", "ca-key"),
+            name=secret_name(env, "database", "ca-key"),
             description="The database CA's key and certificate, written by the first host and "
             "read by the other, so both serve certificates of one CA (hosts only)",
+        )
+
+    def _host_written_secret(
+        self, construct_id: str, *, name: str, description: str
+    ) -> secretsmanager.Secret:
+        """A retained secret on the stack's secrets key that a database host fills at first
+        boot; its logical id is pinned (`<construct id>Secret`)."""
+        secret = secretsmanager.Secret(
+            self,
+            construct_id,
+            secret_name=name,
+            description=description,
             encryption_key=self.secrets_key,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        cfn = self.ca_key.node.default_child
+        cfn = secret.node.default_child
         assert isinstance(cfn, secretsmanager.CfnSecret)
+        # Neither SecretString nor GenerateSecretString: CloudFormation creates the secret with
+        # no value (CDK would otherwise generate a random password into it).
         cfn.add_property_deletion_override("GenerateSecretString")
-        pin_logical_id(self.ca_key, "CaKeySecret")
+        pin_logical_id(secret, f"{construct_id}Secret")
+        return secret
 
     def _private_names(
         self, env: str, vpc: ec2.IVpc, database: DatabaseConfig
