@@ -143,7 +143,11 @@ def explain(
     message = str(exc)
     reported = _REPORT_PATH.search(message)
     if reported or (outdir is not None and "Validation failed" in message):
-        report_file = Path(reported.group(1)) if reported else Path(outdir or ".") / REPORT_FILE
+        # CDK names the report relative to the working directory (`../x` outside it): resolved,
+        # so that the line names the file wherever the assembly is.
+        report_file = (
+            Path(reported.group(1)).resolve() if reported else Path(outdir or ".") / REPORT_FILE
+        )
         lines = report_lines(report_file, config_dir)
         if lines:
             return SynthInputError(lines)

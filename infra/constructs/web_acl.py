@@ -126,5 +126,5 @@ class LoadBalancerWebAcl(Construct):
                 for header in REDACTED_HEADERS
             ],
         )
-        self.logging.add_dependency(cfn_group)
+        self.logging.add_resource_dependency(cfn_group)
         return group
