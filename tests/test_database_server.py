@@ -2,8 +2,10 @@
 
 Each environment's conf.d file and pg_hba.conf go into a throwaway cluster of the Debian
 PostgreSQL server; the init SQL and the password script run exactly as the host's bootstrap runs
-them. The backup drill drives the real pgBackRest with the rendered pgbackrest.conf, its
-repository moved from S3 to a local directory.
+them. The backup drills drive the real pgBackRest with the rendered pgbackrest.conf, its
+repositories moved from S3 to local directories: a restore of every committed transaction in
+tests/test_rto_drill.py, a point-in-time restore from repo2 alone through the restore document in
+tests/test_pgbackrest_repo2.py (which use this module's helpers).
 
 The settings are applied as configured, shared_buffers (4GB) included: PostgreSQL maps shared
 memory lazily, so the test machine needs the address space, not 4 GiB of free memory. The test
@@ -197,49 +199,6 @@ def _restore(cluster: Cluster, *extra: str) -> None:
     while cluster.psql("SELECT pg_is_in_recovery()") == "t":
         assert time.monotonic() < deadline, "recovery did not finish"
         time.sleep(0.2)
-
-
-@pytest.mark.slow
-def test_backup_and_restore_drill() -> None:
-    """Full backup, more rows, WAL archived, data directory wiped, restored: nothing lost."""
-    bin_dir = require_servers(pgbackrest=True)
-    cfg = CONFIGS["prod" if "prod" in CONFIGS else ENVIRONMENTS[0]]
-    rendered = render_for_loopback(cfg)
-    cluster = Cluster.create(bin_dir)
-    try:
-        conf = local_pgbackrest_conf(rendered.pgbackrest_conf, cluster=cluster)
-        conf_path = cluster.root / "pgbackrest.conf"
-        cluster.write(conf_path, conf)
-        # The server's archive_command and restore_command find the same file.
-        cluster.env["PGBACKREST_CONFIG"] = str(conf_path)
-        cluster.initdb()
-        cluster.apply(postgresql_conf=rendered.postgresql_conf, pg_hba_conf=rendered.pg_hba_conf)
-        cluster.start()
-        bootstrap(cluster, rendered, {"app": "drill-app", "admin": "drill-admin"})
-        cluster.run(["pgbackrest", f"--stanza={STANZA}", "stanza-create"])
-        cluster.psql(
-            "CREATE TABLE drill (id bigserial PRIMARY KEY, batch int NOT NULL, payload text)",
-            database="twenty",
-        )
-        _batch(cluster, 1, 1000)
-        cluster.run(["pgbackrest", f"--stanza={STANZA}", "--type=full", "backup"])
-        time.sleep(1.1)
-        between = cluster.psql("SELECT clock_timestamp()")
-        time.sleep(1.1)
-        _batch(cluster, 2, 500)
-        # Archive the WAL holding batch 2 (check switches the segment and waits for it).
-        cluster.run(["pgbackrest", f"--stanza={STANZA}", "check"])
-        assert _count(cluster) == [1000, 500]
-
-        _restore(cluster)
-        assert _count(cluster) == [1000, 500], "restore to the latest point lost rows"
-
-        _restore(cluster, "--type=time", f"--target={between}", "--target-action=promote")
-        assert _count(cluster) == [1000], "point-in-time restore must return exactly batch 1"
-        info = cluster.run(["pgbackrest", f"--stanza={STANZA}", "info"]).stdout
-        assert "full backup" in info
-    finally:
-        cluster.destroy()
 
 
 def test_drill_repository_is_the_rendered_one_moved(tmp_path: Path) -> None:
