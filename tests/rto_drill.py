@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.config import EnvironmentConfig, load_environment
-from infra.database_host import STANZA, HostInputs, RenderedHost, render_host
+from infra.database_host import STANZA, RenderedHost
 from tests.pg_harness import Cluster, local_pgbackrest_conf, require_servers
+from tests.test_database_server import render_for_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "docs" / "benchmarks.md"
@@ -62,19 +63,8 @@ class DrillFigures:
 
 
 def rendered_prod_like(cfg: EnvironmentConfig) -> RenderedHost:
-    return render_host(
-        inputs=HostInputs(
-            environment=cfg.name,
-            region=cfg.region,
-            vpc_cidr="127.0.0.1/32",
-            log_group_name=f"/twenty/{cfg.name}/database",
-            backup_bucket_name=f"twenty-{cfg.name}-pgbackrest-drill",
-            app_secret_name=f"twenty/{cfg.name}/database/app",
-            admin_secret_name=f"twenty/{cfg.name}/database/admin",
-            ca_secret_name=f"twenty/{cfg.name}/database/ca-certificate",
-        ),
-        database=cfg.database,
-    )
+    """The files of `cfg`'s primary as the stack renders them, for one server on loopback."""
+    return render_for_loopback(cfg, standalone=True)
 
 
 def _timed(action: Callable[[], object]) -> float:

@@ -37,14 +37,18 @@ from tests.conftest import CONFIGS, ENVIRONMENTS
 from tests.pg_harness import Cluster, local_pgbackrest_conf, require_servers
 
 
-def render_for_loopback(cfg: EnvironmentConfig) -> RenderedHost:
-    """The environment's files (db1's), with the VPC range replaced by loopback (the test's
-    'VPC'); the replication settings are tested in test_database_replication.py."""
+def render_for_loopback(cfg: EnvironmentConfig, *, standalone: bool = False) -> RenderedHost:
+    """The environment's files (db1's, from the stack's own inputs), with the VPC range replaced
+    by loopback (the test's 'VPC'); the replication settings are tested in
+    test_database_replication.py. `standalone`: without the standby's inputs, for the drills
+    that run one server (the rest, repo2 included, as the stack renders it)."""
     inputs = dataclasses.replace(
         config_host_inputs(cfg),
         vpc_cidr="127.0.0.1/32",
         backup_bucket_name=f"twenty-{cfg.name}-pgbackrest-test",
     )
+    if standalone:
+        inputs = dataclasses.replace(inputs, replication=None)
     return render_host(inputs=inputs, database=cfg.database)
 
 

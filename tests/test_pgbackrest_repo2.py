@@ -21,38 +21,21 @@ from infra.config import EnvironmentConfig
 from infra.database_host import (
     APP_ROLE,
     STANZA,
-    HostInputs,
     RenderedHost,
-    Repository,
-    render_host,
 )
 from infra.ops.restore import postgres_time, target_time
 from infra.restore_document import restore_document, substitute
 from tests.conftest import ALL_CONFIGS
 from tests.pg_harness import Cluster, local_pgbackrest_conf, require_servers
-from tests.test_database_server import _batch, _count, bootstrap
+from tests.test_database_server import _batch, _count, bootstrap, render_for_loopback
 
 CFG = next(c for _, c in sorted(ALL_CONFIGS.items(), reverse=True) if c.recovery is not None)
 
 
 def render_with_repo2(cfg: EnvironmentConfig) -> RenderedHost:
+    """The files of `cfg`'s primary as the stack renders them, repo2 included."""
     assert cfg.recovery is not None
-    return render_host(
-        inputs=HostInputs(
-            environment=cfg.name,
-            region=cfg.region,
-            vpc_cidr="127.0.0.1/32",
-            log_group_name=f"/twenty/{cfg.name}/database",
-            backup_bucket_name=f"twenty-{cfg.name}-pgbackrest-test",
-            app_secret_name=f"twenty/{cfg.name}/database/app",
-            admin_secret_name=f"twenty/{cfg.name}/database/admin",
-            ca_secret_name=f"twenty/{cfg.name}/database/ca-certificate",
-            repo2=Repository(
-                bucket=f"twenty-{cfg.name}-pgbackrest-test-repo2", region=cfg.recovery.region
-            ),
-        ),
-        database=cfg.database,
-    )
+    return render_for_loopback(cfg, standalone=True)
 
 
 def backup_commands(rendered: RenderedHost, kind: str) -> list[list[str]]:
