@@ -197,3 +197,14 @@ def find_stack(cloudformation: Any, name: str) -> dict[str, Any] | None:
 
 def stack_outputs(stack: dict[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def wrong_account(aws: Aws, expected: str) -> Finding | None:
+    """The finding that ends a command whose credentials belong to another account than the
+    config's (nothing is read or changed there), or None when they match."""
+    account = aws.account()
+    if account == expected:
+        return None
+    return Finding(
+        "account", False, f"the credentials are for account {account}, the config names {expected}"
+    )

@@ -35,7 +35,7 @@ from ruamel.yaml import YAML
 from infra.config import EnvironmentConfig, display_path
 from infra.database_host import MEMBERS, member_name, other_member, writer_name
 from infra.naming import stack_name
-from infra.ops.aws import Aws, describe, find_stack, stack_outputs
+from infra.ops.aws import Aws, describe, find_stack, stack_outputs, wrong_account
 from infra.ops.report import Finding, Report, UnusableError
 from infra.ops.run_command import Clock, CommandResult, ReplicationCommands
 
@@ -382,14 +382,7 @@ class Failover:
 def checked_account(cfg: EnvironmentConfig, aws: Aws) -> Finding | None:
     """Offline first (no standby configured: exit 2 without credentials), then the account."""
     require_standby(cfg)
-    account = aws.account()
-    if account != cfg.account:
-        return Finding(
-            "account",
-            False,
-            f"the credentials are for account {account}, the config names {cfg.account}",
-        )
-    return None
+    return wrong_account(aws, cfg.account)
 
 
 def run_failover(

@@ -30,7 +30,7 @@ from infra.naming import (
     ssm_document_name,
     stack_name,
 )
-from infra.ops.aws import Aws, find_stack, run_checks, stack_outputs
+from infra.ops.aws import Aws, find_stack, run_checks, stack_outputs, wrong_account
 from infra.ops.delegation import ParentLookup, check_delegation, dns_parent_delegation
 from infra.ops.report import Finding, Report, UnusableError
 
@@ -463,16 +463,11 @@ def run_verify(
     parent_lookup: ParentLookup = dns_parent_delegation,
 ) -> Report:
     aws = aws or Aws(cfg.region)
-    account = aws.account()
-    if account != cfg.account:
-        finding = Finding(
-            "account",
-            False,
-            f"the credentials are for account {account}, the config names {cfg.account}",
-        )
-        return Report("verify", cfg.name, (finding,))
+    wrong = wrong_account(aws, cfg.account)
+    if wrong is not None:
+        return Report("verify", cfg.name, (wrong,))
     checks = Verify(cfg, aws, options or VerifyOptions(), clock or Clock(), parent_lookup)
-    findings = [Finding("account", True, account)]
+    findings = [Finding("account", True, cfg.account)]
     findings += run_checks(
         [
             ("stacks", checks.stacks),
