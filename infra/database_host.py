@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.config import DatabaseConfig
+from infra.naming import ssm_document_name
 from infra.templating import template_environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "database"
@@ -90,7 +91,7 @@ def member_name(environment: str, member: str) -> str:
 
 def replication_document_name(environment: str, subcommand: str) -> str:
     """Name of the SSM document running `twenty-db-replication <subcommand>`."""
-    return f"twenty-{environment}-db-{subcommand}"
+    return ssm_document_name(environment, f"db-{subcommand}")
 
 
 def other_member(member: str) -> str:

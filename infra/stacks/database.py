@@ -58,6 +58,8 @@ from infra.stacks.base import EstateStack
 from infra.stacks.recovery import recovery_key_statement
 
 BACKUP_TAG_KEY = "twenty-backup"
+# Bound of each twenty-db-replication step on a host (status, promote, rebuild's clone).
+REPLICATION_DOCUMENT_TIMEOUT_SECONDS = 900
 # TTLs of the private names: the stable name moves at failover, so resolvers keep it briefly.
 WRITER_TTL_SECONDS = 10
 MEMBER_TTL_SECONDS = 60
@@ -438,28 +440,17 @@ class DatabaseStack(EstateStack):
         document per subcommand of twenty-db-replication, fixed steps, no parameter, so a
         caller allowed to send them can run exactly these and nothing else."""
         for subcommand, what in REPLICATION_DOCUMENTS.items():
-            document = ssm.CfnDocument(
+            suffix = "".join(w.capitalize() for w in subcommand.split("-"))
+            document = SsmCommandDocument(
                 self,
-                f"Document{''.join(w.capitalize() for w in subcommand.split('-'))}",
-                name=replication_document_name(env, subcommand),
-                document_type="Command",
-                update_method="NewVersion",
-                content={
-                    "schemaVersion": "2.2",
-                    "description": f"twenty-{env} database: {what}",
-                    "mainSteps": [
-                        {
-                            "action": "aws:runShellScript",
-                            "name": subcommand.replace("-", ""),
-                            "inputs": {
-                                "runCommand": [f"{REPLICATION_SCRIPT} {subcommand}"],
-                                "timeoutSeconds": "900",
-                            },
-                        }
-                    ],
-                },
+                f"Document{suffix}",
+                document_name=replication_document_name(env, subcommand),
+                description=f"twenty-{env} database: {what}",
+                commands=[f"{REPLICATION_SCRIPT} {subcommand}"],
+                timeout_seconds=REPLICATION_DOCUMENT_TIMEOUT_SECONDS,
+                step_name=subcommand.replace("-", ""),
             )
-            document.override_logical_id(f"ReplicationDocument{document.node.id[8:]}")
+            document.document.override_logical_id(f"ReplicationDocument{suffix}")
 
     def _failover_policy(self, env: str, site: Site) -> iam.ManagedPolicy:
         """What `failover` and `rebuild-standby` need, and no more: the three documents on the
