@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from infra.naming import ssm_document_name
+
 # `latest`, or an ISO 8601 time with seconds and an explicit zone (PostgreSQL timestamptz input).
 TARGET_PATTERN = (
     r"^(latest|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
@@ -25,7 +27,8 @@ _HEREDOC = "TWENTY_RESTORE_SCRIPT"
 
 
 def restore_document_name(environment: str) -> str:
-    return f"twenty-{environment}-restore"
+    """`twenty-<env>-restore`, named like every SSM document of the estate."""
+    return ssm_document_name(environment, "restore")
 
 
 def valid_target(value: str) -> bool:

@@ -69,7 +69,7 @@ def _regions(directory: Path) -> dict[str, str]:
             env = environment_of(name)
             region = str(artifact.get("environment", "")).rsplit("/", 1)[-1]
             # The recovery stack lives in the recovery region, not the environment's.
-            recovery = env is not None and name == f"twenty-{env}-recovery"
+            recovery = env is not None and part_of(name) == "recovery"
             if env is not None and region and not region.startswith("unknown") and not recovery:
                 regions[env] = region
         elif artifact.get("type") == NESTED_ASSEMBLY:
