@@ -20,7 +20,7 @@ from typing import Any
 
 from infra.config import EnvironmentConfig
 from infra.naming import stack_name
-from infra.ops.aws import Aws, find_stack, stack_outputs
+from infra.ops.aws import Aws, find_stack, stack_outputs, wrong_account
 from infra.ops.report import Finding, Report, UnusableError
 from infra.ops.verify import Clock
 from infra.restore_document import restore_document_name, valid_target
@@ -110,6 +110,10 @@ class Restore:
 
     def run(self) -> Report:
         findings: list[Finding] = []
+        # A restore stops the CRM's database: never with credentials of another account.
+        wrong = wrong_account(self.aws, self.cfg.account)
+        if wrong is not None:
+            return self._report([wrong])
         stack = stack_name(self.cfg.name, "database")
         self.progress(f"restore {self.cfg.name}: reading the outputs of {stack}")
         instance, document = self._host(stack)

@@ -185,6 +185,19 @@ def test_not_deployed_is_a_finding(aws: Aws, config_dir: Path) -> None:
     assert not by_check(report)["database host"].ok
 
 
+def test_credentials_of_another_account_change_nothing(aws: Aws, config_dir: Path) -> None:
+    deploy_database(aws)
+    cfg = load(config_dir)
+    other = cfg.model_copy(update={"account": "210987654321"})
+    stubber = Stubber(aws.client("ssm"))  # no response queued: any SSM call would raise
+    stubber.activate()
+    request = RestoreRequest(target=TARGET, wait_seconds=600)
+    report = Restore(other, request, aws=aws, clock=FakeClock(), progress=lambda _: None).run()
+    assert report.exit_code == 1
+    (finding,) = report.findings
+    assert finding.check == "account" and "210987654321" in finding.detail
+
+
 def test_cli_dry_run_json_exit_0(
     aws: Aws, config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
